@@ -1,0 +1,52 @@
+"""Chat: the conversation, the composer, and the live reply."""
+
+import streamlit as st
+
+from components import composer, live_reply, state
+from components.messages import render_message
+from nexuschat.config import DEFAULT_BASE_URL
+from nexuschat.i18n import t
+from nexuschat.turns import retry_kind
+
+settings = state.current_settings()
+params = state.current_params()
+overrides = st.session_state[state.OVERRIDES]
+models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]
+needs_key = not settings.has_key and settings.base_url == DEFAULT_BASE_URL
+
+if needs_key:
+    st.info(t("chat.no_key"), icon=":material/key:")
+
+draft = composer.read_chat_input(disabled=needs_key, preset=st.session_state["w_preset"])
+if draft is not None:
+    composer.submit(draft, settings.model, params, overrides)
+
+conversation = state.conversation()
+pending = st.session_state[state.PENDING]
+st.session_state[state.PENDING] = None
+
+shown = conversation.messages
+if pending == "retry" and conversation.last and conversation.last.status == "error":
+    shown = shown[:-1]  # the failed reply is about to be replaced by the retry
+if not shown and not needs_key:
+    st.caption(t("chat.empty"))
+for index, message in enumerate(shown):
+    render_message(
+        message,
+        model=settings.model,
+        is_last=index == len(shown) - 1 and pending is None,
+        on_retry=live_reply.request_retry,
+        on_continue=live_reply.request_continue,
+    )
+
+if held := st.session_state[state.DRAFT]:
+    composer.render_draft(held, model=settings.model, models=models, params=params,
+                          overrides=overrides)
+
+if pending == "retry":
+    last = conversation.last
+    live_reply.wait_for_retry_after(last.meta.error_params.get("retry_not_before")
+                                    if last and last.meta else None)
+    pending = retry_kind(conversation)
+if pending:
+    live_reply.run_turn(pending, settings, params)

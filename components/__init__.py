@@ -1,0 +1,1 @@
+"""Streamlit rendering pieces: each takes plain data from nexuschat/ and draws it."""

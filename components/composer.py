@@ -1,0 +1,101 @@
+"""The chat input, and the panel for a message held back (vision guard, bad files, settings)."""
+
+from __future__ import annotations
+
+import streamlit as st
+from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
+
+from components import state
+from components.messages import error_text, render_images
+from nexuschat.conversation import Message
+from nexuschat.i18n import t
+from nexuschat.models import vision_models
+from nexuschat.params import GenerationParams, validate
+from nexuschat.turns import Draft, blockers
+
+MAX_SWITCH_CHOICES = 3
+
+
+def read_chat_input(*, disabled: bool, preset: str) -> Draft | None:
+    """The submitted message as a Draft (images prepared once, here), or None."""
+    submission = st.chat_input(
+        t("chat.placeholder"),
+        key="composer",
+        accept_file="multiple",
+        file_type=list(ACCEPTED_EXTENSIONS),
+        disabled=disabled,
+    )
+    if submission is None:
+        return None
+    files = list(submission.files or [])
+    results = prepare_images([(f.getvalue(), f.name) for f in files], preset) if files else []
+    return Draft(
+        text=(submission.text or "").strip(),
+        images=tuple(r for r in results if not isinstance(r, ImageError)),
+        image_errors=tuple(r for r in results if isinstance(r, ImageError)),
+    )
+
+
+def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) -> None:
+    """Send the draft if nothing blocks it; otherwise hold it, with the reasons shown."""
+    if draft.empty and not draft.image_errors:
+        return
+    if blockers(draft, model, params, overrides) or draft.empty:
+        st.session_state[state.DRAFT] = draft
+        return
+    send(draft)
+
+
+def send(draft: Draft) -> None:
+    """Commit the user's message and ask for a reply on this run."""
+    message = Message("user", draft.text, images=draft.images)
+    state.set_conversation(state.conversation().append(message))
+    st.session_state[state.DRAFT] = None
+    st.session_state[state.PENDING] = "reply"
+
+
+def _send_with(draft: Draft, model: str | None = None, *, drop_images: bool = False) -> None:
+    if model:
+        st.session_state[state.MODEL] = model
+    if drop_images:
+        draft = Draft(draft.text)
+    send(Draft(draft.text, draft.images))
+
+
+def _discard() -> None:
+    st.session_state[state.DRAFT] = None
+
+
+def render_draft(draft: Draft, *, model: str, models: list[str], params: GenerationParams,
+                 overrides: dict) -> None:
+    """Explain why the message was held and offer every way forward; nothing is lost."""
+    reasons = blockers(draft, model, params, overrides)
+    with st.container(border=True, key="held-draft"):
+        if draft.text:
+            st.markdown(t("chat.draft_kept", text=draft.text))
+        render_images(draft.images, model)
+        if "images" in reasons:
+            st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
+                       + "\n".join(f"- {error_text(e.code, e.params)}"
+                                   for e in draft.image_errors))
+        if "params" in reasons:
+            st.error(t("chat.params_invalid") + "\n\n" + "\n".join(
+                f"- {t(e.code, **e.params)}" for e in validate(params)))
+        columns = st.columns(2)
+        if "vision" in reasons:
+            choices = vision_models(models, overrides)[:MAX_SWITCH_CHOICES]
+            st.warning(t("vision.unsupported", model=model, count=len(draft.images)))
+            if not choices:
+                st.info(t("vision.none_available"))
+            for choice in choices:
+                st.button(t("vision.switch", model=choice), key=f"switch-{choice}",
+                          on_click=_send_with, args=(draft, choice),
+                          disabled="params" in reasons, icon=":material/visibility:")
+            if draft.text:
+                columns[0].button(t("vision.text_only"), key="send-text-only",
+                                  on_click=_send_with, args=(draft,),
+                                  kwargs={"drop_images": True}, disabled="params" in reasons)
+        elif not draft.empty:
+            columns[0].button(t("chat.send_anyway"), key="send-draft", on_click=_send_with,
+                              args=(draft,), disabled="params" in reasons, type="primary")
+        columns[1].button(t("vision.discard"), key="discard-draft", on_click=_discard)

@@ -1,0 +1,141 @@
+"""The conversation as chat bubbles: text, images with their facts, and reply details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+from nexuschat.images import PreparedImage, estimate_tokens
+
+from nexuschat.conversation import Message, ReplyMeta
+from nexuschat.i18n import format_bytes, t
+from nexuschat.turns import can_continue
+
+AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
+
+
+def render_images(images: tuple[PreparedImage, ...], model: str) -> None:
+    """Each image as sent, with its pixel size, bytes and estimated token cost."""
+    if not images:
+        return
+    columns = st.columns(min(len(images), 3))
+    for index, image in enumerate(images):
+        with columns[index % len(columns)]:
+            st.image(image.data, width="stretch")
+            st.caption(image_caption(image, model))
+
+
+def image_caption(image: PreparedImage, model: str) -> str:
+    """"1568×1176 · 212 KB · ~2459 tokens", plus the original size when it changed."""
+    caption = t(
+        "chat.image_caption",
+        width=image.width,
+        height=image.height,
+        size=format_bytes(image.size_bytes),
+        tokens=f"{estimate_tokens(image.width, image.height, model):,}",
+    )
+    if (image.width, image.height) != (image.source_width, image.source_height):
+        caption += " · " + t(
+            "chat.image_caption_original",
+            width=image.source_width,
+            height=image.source_height,
+            size=format_bytes(image.source_bytes),
+        )
+    return caption
+
+
+def meta_line(meta: ReplyMeta) -> str:
+    """Model, usage and timings in one line."""
+    parts = [t("meta.model", model=meta.model)] if meta.model else []
+    if meta.has_usage:
+        parts.append(
+            t(
+                "meta.usage",
+                prompt=_count(meta.prompt_tokens),
+                completion=_count(meta.completion_tokens),
+                total=_count(meta.total_tokens),
+            )
+        )
+    else:
+        parts.append(t("meta.usage_unknown"))
+    if meta.ttft_s is not None:
+        parts.append(t("meta.ttft", seconds=f"{meta.ttft_s:.2f}"))
+    if meta.tokens_per_s is not None:
+        parts.append(t("meta.speed", rate=f"{meta.tokens_per_s:.0f}"))
+    return " · ".join(parts)
+
+
+def finish_note(meta: ReplyMeta) -> str | None:
+    """Why the reply ended, when that is worth saying (anything but a normal stop)."""
+    if meta.status == "stopped":
+        return t("meta.stopped")
+    reason = meta.finish_reason
+    if reason in (None, "stop"):
+        return None
+    if reason in ("length", "content_filter", "tool_calls"):
+        return t(f"meta.finish.{reason}")
+    return t("meta.finish.other", reason=reason)
+
+
+def error_text(code: str, params: dict) -> str:
+    """The user's-language text for a ChatError or stored error code."""
+    if code == "error.rate_limited":
+        wait = params.get("retry_after")
+        params = {
+            **params,
+            "wait": t("error.rate_limited_wait", seconds=f"{wait:.0f}")
+            if wait
+            else t("error.rate_limited_nowait"),
+        }
+    return t(code, **{"message": "", "status": "", "host": "", "detail": "", **params})
+
+
+def render_message(
+    message: Message,
+    *,
+    model: str,
+    is_last: bool,
+    on_retry: Callable[[], None] | None = None,
+    on_continue: Callable[[], None] | None = None,
+) -> None:
+    """One bubble; the last reply also gets its Retry / Continue actions."""
+    with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
+        if message.content:
+            st.markdown(message.content)
+        render_images(message.images, model)
+        for attempt in message.earlier_attempts:
+            with st.expander(t("meta.interrupted", message=f"{attempt[:60]}…")):
+                st.markdown(attempt)
+        if message.role == "assistant" and message.meta:
+            render_reply_footer(message, is_last=is_last, on_retry=on_retry,
+                                on_continue=on_continue)
+
+
+def render_reply_footer(
+    message: Message,
+    *,
+    is_last: bool,
+    on_retry: Callable[[], None] | None,
+    on_continue: Callable[[], None] | None,
+) -> None:
+    """Reply facts, why it ended, and the actions that make sense for it."""
+    meta = message.meta
+    assert meta is not None
+    if meta.error_code:
+        st.error(error_text(meta.error_code, meta.error_params), icon=":material/error:")
+    elif note := finish_note(meta):
+        st.warning(note, icon=":material/info:")
+    st.caption(meta_line(meta))
+    if not is_last:
+        return
+    columns = st.columns([1, 1, 4])
+    if meta.error_code and on_retry:
+        columns[0].button(t("chat.retry"), key=f"retry-{message.id}", on_click=on_retry,
+                          icon=":material/refresh:")
+    if can_continue(message) and on_continue and not meta.error_code:
+        columns[1].button(t("chat.continue"), key=f"continue-{message.id}",
+                          on_click=on_continue, icon=":material/play_arrow:")
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"

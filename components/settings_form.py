@@ -1,0 +1,78 @@
+"""The Settings page's forms: generation parameters, image quality, capability overrides."""
+
+from __future__ import annotations
+
+import streamlit as st
+from nexuschat.images import PRESETS
+
+from components import state
+from nexuschat.i18n import t
+from nexuschat.models import capabilities
+from nexuschat.params import GenerationParams, to_request, validate
+
+SAFE_INT = 2**53 - 1  # the browser's number widgets hold integers up to 2^53
+
+
+def render_generation() -> GenerationParams:
+    """Sampling and the other optional request fields; empty means "not sent"."""
+    st.subheader(t("settings.generation"))
+    st.radio(
+        t("settings.sampling"),
+        ["default", "temperature", "top_p"],
+        key="w_sampling",
+        format_func=lambda v: t(f"settings.sampling.{v}"),
+        horizontal=True,
+        help=t("settings.sampling_help"),
+    )
+    sampling = st.session_state["w_sampling"]
+    if sampling == "temperature":
+        st.number_input(t("settings.temperature"), key="w_temperature", min_value=0.0,
+                        max_value=2.0, step=0.1)
+    elif sampling == "top_p":
+        st.number_input(t("settings.top_p"), key="w_top_p", min_value=0.0, max_value=1.0,
+                        step=0.05)
+    left, right = st.columns(2)
+    left.number_input(t("settings.max_tokens"), key="w_max_tokens", min_value=1, step=256,
+                      help=t("settings.max_tokens_help"))
+    right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
+                       max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
+    left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",
+                      step=0.1, help=t("settings.unset_help"))
+    right.number_input(t("settings.frequency_penalty"), key="w_frequency_penalty",
+                       step=0.1, help=t("settings.unset_help"))
+    st.text_area(t("settings.stop"), key="w_stop", height=100, help=t("settings.stop_help"))
+    st.text_input(t("settings.user"), key="w_user", help=t("settings.user_help"))
+
+    params = state.current_params()
+    for error in validate(params):
+        st.error(t(error.code, **error.params), icon=":material/error:")
+    sent = to_request(params)
+    st.caption(t("settings.sent_fields", fields=", ".join(sent)) if sent
+               else t("settings.sent_none"))
+    return params
+
+
+def render_images() -> None:
+    """The image quality preset."""
+    st.subheader(t("settings.images"))
+    st.radio(t("settings.preset"), list(PRESETS), key="w_preset",
+             format_func=lambda name: t(f"settings.preset.{name}"))
+
+
+def render_capabilities(models: list[str]) -> None:
+    """Let the user correct the vision/tools guess for any model."""
+    st.subheader(t("settings.capabilities"))
+    st.caption(t("settings.capabilities_help"))
+    overrides: dict = st.session_state[state.OVERRIDES]
+    model = st.selectbox(t("settings.capability_model"), models, key="w_caps_model")
+    if not model:
+        return
+    caps = capabilities(model, overrides)
+    left, right = st.columns(2)
+    vision = left.toggle(t("settings.vision"), value=caps.vision, key=f"caps-vision-{model}")
+    tools = right.toggle(t("settings.tools"), value=caps.tools, key=f"caps-tools-{model}")
+    if (vision, tools) != (caps.vision, caps.tools):
+        # A new dict, so nothing shared is mutated in place.
+        st.session_state[state.OVERRIDES] = {**overrides, model: {"vision": vision,
+                                                                  "tools": tools}}
+        st.rerun()

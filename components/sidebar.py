@@ -1,0 +1,99 @@
+"""The shared sidebar: new chat, model picker, provider and system prompt."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from components import state
+from components.messages import error_text
+from nexuschat.api import ChatError, list_models, make_client
+from nexuschat.config import DEFAULT_BASE_URL, Settings, resolve_settings
+from nexuschat.conversation import Conversation
+from nexuschat.i18n import t
+from nexuschat.models import CURATED_MODELS, capabilities, merge_model_lists
+
+MODELS_TTL_S = 300
+
+
+@st.cache_data(ttl=MODELS_TTL_S, show_spinner=False, max_entries=256)
+def _cached_models(base_url: str, key_fingerprint: str, nonce: int,
+                   _settings: Settings) -> tuple[list[str], dict | None]:
+    # Keyed by URL and a hash of the key, never the key itself; failures are cached too, so a
+    # down server costs one timeout per TTL instead of one per rerun.
+    try:
+        client = make_client(_settings)
+        try:
+            return list_models(client), None
+        finally:
+            client.close()
+    except ChatError as exc:
+        return [], {"code": exc.code, "params": exc.params}
+
+
+def available_models(settings: Settings) -> tuple[list[str], str | None]:
+    """The model ids to offer, and a note when the built-in list stands in for the server's."""
+    if not settings.has_key and settings.base_url == DEFAULT_BASE_URL:
+        return list(CURATED_MODELS), t("sidebar.models_no_key")
+    fingerprint = hashlib.sha256(settings.api_key.encode()).hexdigest()[:16]
+    nonce = st.session_state[state.MODELS_NONCE]
+    listed, failure = _cached_models(settings.base_url, fingerprint, nonce, settings)
+    if failure or not listed:
+        reason = error_text(failure["code"], failure["params"]) if failure else "—"
+        return list(CURATED_MODELS), t("sidebar.models_fallback", reason=reason)
+    return listed, None
+
+
+def _refresh_models() -> None:
+    st.session_state[state.MODELS_NONCE] += 1
+
+
+def _new_chat() -> None:
+    state.set_conversation(Conversation())
+    st.session_state[state.DRAFT] = None
+    st.session_state[state.PENDING] = None
+
+
+def render_sidebar() -> list[str]:
+    """Draw the sidebar; returns the model ids on offer (for the vision guard's choices)."""
+    with st.sidebar:
+        st.button(t("sidebar.new_chat"), on_click=_new_chat, icon=":material/add:",
+                  width="stretch", key="new-chat")
+        models = render_model_picker()
+        render_provider()
+        st.text_area(t("sidebar.system_prompt"), key="w_system_prompt",
+                     help=t("sidebar.system_prompt_help"), height=100)
+    return models
+
+
+def render_model_picker() -> list[str]:
+    """A model select box filled from GET /models (cached), with a refresh control."""
+    # The default comes from secrets/environment; the select box then owns the choice.
+    if state.MODEL not in st.session_state:
+        st.session_state[state.MODEL] = resolve_settings({}, state.secrets()).model
+    settings = state.current_settings()
+    listed, note = available_models(settings)
+    models = merge_model_lists(listed, st.session_state[state.MODEL])
+    pick, refresh = st.columns([5, 1], vertical_alignment="bottom")
+    pick.selectbox(t("sidebar.model"), models, key=state.MODEL)
+    refresh.button("", icon=":material/refresh:", help=t("sidebar.refresh_models"),
+                   on_click=_refresh_models, key="refresh-models")
+    if note:
+        st.caption(note)
+    caps = capabilities(st.session_state[state.MODEL], st.session_state[state.OVERRIDES])
+    st.caption(t("sidebar.capabilities", vision=t("common.yes" if caps.vision else "common.no"),
+                 tools=t("common.yes" if caps.tools else "common.no")))
+    return models
+
+
+def render_provider() -> None:
+    """Base URL and API key; the key lives in this session's memory only."""
+    source = state.current_key_source()
+    with st.expander(t("sidebar.provider"), expanded=not source):
+        st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=DEFAULT_BASE_URL,
+                      help=t("sidebar.base_url_help", default=DEFAULT_BASE_URL))
+        st.text_input(t("sidebar.api_key"), key="w_api_key", type="password",
+                      help=t("sidebar.api_key_help"), autocomplete="off")
+        if source in ("secrets", "env"):
+            st.caption(t("sidebar.key_from", source=t(f"sidebar.key_source.{source}")))

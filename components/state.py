@@ -1,0 +1,115 @@
+"""Session state: one key per concern, set once with setdefault; readers get plain data."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from collections.abc import Mapping
+
+import streamlit as st
+from nexuschat.images import DEFAULT_PRESET
+
+from nexuschat.config import Settings, key_source, resolve_settings
+from nexuschat.conversation import Conversation
+from nexuschat.params import GenerationParams, parse_stop
+
+CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
+PENDING = "pending_turn"  # TurnKind | None: a turn to run on this rerun
+DRAFT = "draft"  # Draft | None: a message held back (vision guard, invalid settings)
+OVERRIDES = "capability_overrides"  # {model: {"vision": bool, "tools": bool}}
+MODELS_NONCE = "models_refresh"  # bumped by the refresh control to bypass the model cache
+OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers this run
+
+# Widget-backed settings: re-assigned every run so they survive page switches.
+WIDGET_DEFAULTS: dict[str, object] = {
+    "w_base_url": "",
+    "w_api_key": "",
+    "w_system_prompt": "",
+    "w_preset": DEFAULT_PRESET,
+    "w_sampling": "default",
+    "w_temperature": 1.0,
+    "w_top_p": 1.0,
+    "w_max_tokens": None,
+    "w_stop": "",
+    "w_presence_penalty": None,
+    "w_frequency_penalty": None,
+    "w_seed": None,
+    "w_user": "",
+}
+MODEL = "w_model"
+
+
+def init_state() -> None:
+    """Create every key once per session and keep widget values across pages."""
+    st.session_state.setdefault(CONVERSATION, Conversation())
+    st.session_state.setdefault(PENDING, None)
+    st.session_state.setdefault(DRAFT, None)
+    st.session_state.setdefault(OVERRIDES, {})
+    st.session_state.setdefault(MODELS_NONCE, 0)
+    for key, default in WIDGET_DEFAULTS.items():
+        st.session_state.setdefault(key, default)
+        # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.
+        st.session_state[key] = st.session_state[key]
+    if MODEL in st.session_state:
+        st.session_state[MODEL] = st.session_state[MODEL]
+
+
+def secrets() -> Mapping[str, object]:
+    """st.secrets as a plain mapping; empty when the app has no secrets file."""
+    try:
+        return {k: v for k, v in st.secrets.items() if isinstance(v, str | int | float)}
+    except (FileNotFoundError, OSError, KeyError, ValueError):
+        return {}
+    except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the page down
+        return {}
+
+
+def widget_settings() -> dict[str, object]:
+    """What the user typed in the sidebar, under the names config resolution uses."""
+    return {
+        "NEXUSCHAT_BASE_URL": st.session_state.get("w_base_url"),
+        "NEXUSCHAT_API_KEY": st.session_state.get("w_api_key"),
+        "NEXUSCHAT_MODEL": st.session_state.get(MODEL),
+    }
+
+
+def current_settings() -> Settings:
+    """Provider settings for this run: widget > st.secrets > environment."""
+    return resolve_settings(widget_settings(), secrets(), os.environ)
+
+
+def current_key_source() -> str:
+    """Where the key in use comes from ("widget", "secrets", "env" or "")."""
+    return key_source(widget_settings(), secrets(), os.environ)
+
+
+def current_params() -> GenerationParams:
+    """Generation parameters from the settings widgets; unset fields stay None."""
+    s = st.session_state
+    sampling = s.get("w_sampling", "default")
+    user = (s.get("w_user") or "").strip()
+    return GenerationParams(
+        temperature=s.get("w_temperature") if sampling == "temperature" else None,
+        top_p=s.get("w_top_p") if sampling == "top_p" else None,
+        max_tokens=s.get("w_max_tokens"),
+        stop=parse_stop(s.get("w_stop") or ""),
+        presence_penalty=s.get("w_presence_penalty"),
+        frequency_penalty=s.get("w_frequency_penalty"),
+        seed=s.get("w_seed"),
+        user=user or None,
+    )
+
+
+def conversation() -> Conversation:
+    """The open conversation, carrying the system prompt currently set in the sidebar."""
+    current: Conversation = st.session_state[CONVERSATION]
+    prompt = st.session_state.get("w_system_prompt") or ""
+    if current.system_prompt != prompt:
+        current = replace(current, system_prompt=prompt)
+        st.session_state[CONVERSATION] = current
+    return current
+
+
+def set_conversation(value: Conversation) -> None:
+    """Replace the open conversation."""
+    st.session_state[CONVERSATION] = value

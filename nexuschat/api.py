@@ -1,0 +1,179 @@
+"""The one client seam: building the client and requests, streaming, and mapping failures."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx2
+import openai
+
+from nexuschat.config import Settings
+from nexuschat.params import GenerationParams, to_request
+
+
+def make_client(settings: Settings) -> openai.OpenAI:
+    """The only place an OpenAI client is built; retries are the user's call (Retry)."""
+    return openai.OpenAI(
+        base_url=settings.base_url,
+        # The SDK refuses an empty key; a placeholder lets keyless local servers work.
+        api_key=settings.api_key or "no-key",
+        max_retries=0,
+        timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+    )
+
+
+def build_body(model: str, messages: list[dict], params: GenerationParams,
+               *, stream: bool = True) -> dict:
+    """The request body: model, messages, only the parameters the user set, streaming options."""
+    body: dict = {"model": model, "messages": messages, **to_request(params)}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+@dataclass
+class ChatError(Exception):
+    """A failure the user can read: `code` is an i18n key; `retry_after` is in seconds."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.params}"
+
+
+class ChatStream:
+    """One streamed reply: iterate for chunks (failures raise ChatError); close() stops it."""
+
+    def __init__(self, client: openai.OpenAI, body: dict) -> None:
+        self._client = client
+        self.body = body
+        self._stream: openai.Stream | None = None
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[object]:
+        try:
+            self._stream = self._open()
+            if self._closed.is_set():
+                self._stream.close()
+                return
+            with self._stream:
+                yield from self._stream
+        except openai.OpenAIError as exc:
+            if not self._closed.is_set():
+                raise map_error(exc, api_key=self._client.api_key) from None
+        except ValueError as exc:  # a chunk that is not JSON, or not a chunk
+            raise ChatError("error.malformed", {"detail": type(exc).__name__}) from None
+        except httpx2.HTTPError as exc:
+            if not self._closed.is_set():
+                raise ChatError("error.stream_cut", {"detail": type(exc).__name__}) from None
+
+    def _open(self) -> openai.Stream:
+        try:
+            return self._client.chat.completions.create(**self.body)
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            # Some servers refuse stream_options; usage then stays unknown, which we show.
+            if "stream_options" not in self.body or "stream_options" not in _server_message(exc):
+                raise
+            self.body = {k: v for k, v in self.body.items() if k != "stream_options"}
+            return self._client.chat.completions.create(**self.body)
+
+    def close(self) -> None:
+        """Stop reading and drop the connection, so the server stops generating."""
+        self._closed.set()
+        if self._stream is not None:
+            # Closing from the UI thread may race the reader thread; either way it ends.
+            with contextlib.suppress(Exception):
+                self._stream.close()
+
+
+def list_models(client: openai.OpenAI) -> list[str]:
+    """Model ids from GET /models, sorted; raises ChatError when listing fails."""
+    try:
+        return sorted({m.id for m in client.models.list()})
+    except openai.OpenAIError as exc:
+        raise map_error(exc, api_key=client.api_key) from None
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise ChatError("error.malformed", {"detail": type(exc).__name__}) from None
+
+
+_STATUS_CODES = {
+    401: "error.auth",
+    403: "error.permission",
+    404: "error.not_found",
+    413: "error.too_large",
+    400: "error.invalid",
+    422: "error.invalid",
+    429: "error.rate_limited",
+}
+
+
+def map_error(exc: BaseException, *, api_key: str = "") -> ChatError:
+    """Turn an SDK exception into a ChatError with no secret in it."""
+    if isinstance(exc, openai.APITimeoutError):
+        connect = isinstance(exc.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout)
+        return ChatError("error.connect_timeout" if connect else "error.read_timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        if isinstance(exc.__cause__, httpx2.ConnectError):
+            return ChatError("error.connection", {"host": _host(exc)})
+        return ChatError("error.stream_cut", {"detail": type(exc.__cause__).__name__})
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        message = redact(_server_message(exc), api_key)
+        code = _STATUS_CODES.get(status) or ("error.server" if status >= 500 else "error.http")
+        retry_after = _retry_after(exc.response.headers) if status == 429 else None
+        return ChatError(code, {"status": status, "message": message}, status, retry_after)
+    if isinstance(exc, openai.APIError):  # an error event inside the stream
+        return ChatError("error.stream_error", {"message": redact(_server_message(exc), api_key)})
+    return ChatError("error.unexpected", {"detail": type(exc).__name__})
+
+
+def _server_message(exc: openai.APIError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    if isinstance(body, str):
+        return body[:500]
+    return exc.message
+
+
+def _host(exc: openai.APIConnectionError) -> str:
+    try:
+        return exc.request.url.host or ""
+    except (AttributeError, RuntimeError):
+        return ""
+
+
+def _retry_after(headers: httpx2.Headers) -> float | None:
+    if value := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        return None if parsed is None else max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+_KEY_SHAPES = re.compile(r"\b(sk|key|nf)-[A-Za-z0-9_\-*]{6,}")
+
+
+def redact(text: str, secret: str = "") -> str:
+    """Text with the API key, and anything shaped like a key, masked."""
+    if secret and secret != "no-key":
+        text = text.replace(secret, "***")
+    return _KEY_SHAPES.sub(lambda m: m.group(1) + "-***", text)

@@ -1,0 +1,111 @@
+"""Messages and conversations as plain data, and the wire format the API expects."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from nexuschat.images import PreparedImage, image_part
+
+Role = Literal["system", "user", "assistant", "tool"]
+Status = Literal["complete", "stopped", "error"]
+
+
+def new_id() -> str:
+    """A fresh random id for a message or conversation."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class ReplyMeta:
+    """How an assistant reply came to be: model, why it ended, usage and timings."""
+
+    model: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    ttft_s: float | None = None
+    duration_s: float | None = None
+    status: Status = "complete"
+    error_code: str | None = None
+    error_params: dict = field(default_factory=dict)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Generation speed after the first token, when usage and timings allow it."""
+        if not self.completion_tokens or self.duration_s is None or self.ttft_s is None:
+            return None
+        generating = self.duration_s - self.ttft_s
+        return self.completion_tokens / generating if generating > 0 else None
+
+    @property
+    def has_usage(self) -> bool:
+        """Whether the server reported token usage."""
+        return self.total_tokens is not None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn: who spoke, the text, attached images, and for replies how they came to be."""
+
+    role: Role
+    content: str
+    images: tuple[PreparedImage, ...] = ()
+    meta: ReplyMeta | None = None
+    earlier_attempts: tuple[str, ...] = ()
+    id: str = field(default_factory=new_id)
+
+    @property
+    def status(self) -> Status:
+        """complete, stopped (by the user) or error (cut off by a failure)."""
+        return self.meta.status if self.meta else "complete"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A system prompt and the turns so far; replaced, never mutated."""
+
+    messages: tuple[Message, ...] = ()
+    system_prompt: str = ""
+    id: str = field(default_factory=new_id)
+
+    def append(self, message: Message) -> Conversation:
+        """A copy with `message` added at the end."""
+        return replace(self, messages=(*self.messages, message))
+
+    def replace_last(self, message: Message) -> Conversation:
+        """A copy whose last message is `message`."""
+        return replace(self, messages=(*self.messages[:-1], message))
+
+    @property
+    def last(self) -> Message | None:
+        """The latest message, if any."""
+        return self.messages[-1] if self.messages else None
+
+
+def sent_messages(messages: tuple[Message, ...]) -> list[Message]:
+    """The turns a request carries: replies cut off by an error are shown, not resent."""
+    return [m for m in messages if not (m.role == "assistant" and m.status == "error")]
+
+
+def message_to_openai(message: Message) -> dict:
+    """One message in the API's shape; images become data-URL content parts here."""
+    if message.images:
+        parts: list[dict] = []
+        if message.content:
+            parts.append({"type": "text", "text": message.content})
+        parts.extend(image_part(img.data, img.mime) for img in message.images)
+        return {"role": message.role, "content": parts}
+    # Some servers reject null content on assistant turns; an empty string is always accepted.
+    return {"role": message.role, "content": message.content or ""}
+
+
+def to_openai(conversation: Conversation) -> list[dict]:
+    """The whole conversation as the `messages` array: system prompt first, then every turn."""
+    out: list[dict] = []
+    if conversation.system_prompt.strip():
+        out.append({"role": "system", "content": conversation.system_prompt})
+    out.extend(message_to_openai(m) for m in sent_messages(conversation.messages))
+    return out

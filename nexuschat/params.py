@@ -1,0 +1,104 @@
+"""Generation parameters, validated to the ranges of the API contract; only set fields are sent."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+MAX_STOP_SEQUENCES = 4
+SEED_RANGE = (-(2**63), 2**63 - 1)
+MAX_USER_CHARS = 256
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Optional request fields; None means "not set, let the server decide"."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamError:
+    """One invalid field; `code` is an i18n key and `params` fill it."""
+
+    field: str
+    code: str
+    params: dict = field(default_factory=dict)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate(p: GenerationParams) -> list[ParamError]:
+    """Every problem with `p`, in field order; an empty list means it can be sent."""
+    errors: list[ParamError] = []
+
+    def bad(name: str, code: str, **params: object) -> None:
+        errors.append(ParamError(name, code, {"field": name, **params}))
+
+    if p.temperature is not None and not (_number(p.temperature) and 0 <= p.temperature < 2):
+        bad("temperature", "params.error.range_half_open", low=0, high=2)
+    if p.top_p is not None and not (_number(p.top_p) and 0 < p.top_p <= 1):
+        bad("top_p", "params.error.range_open_closed", low=0, high=1)
+    if p.temperature is not None and p.top_p is not None:
+        bad("top_p", "params.error.temperature_or_top_p")
+    if p.max_tokens is not None and not (
+        isinstance(p.max_tokens, int) and not isinstance(p.max_tokens, bool) and p.max_tokens >= 1
+    ):
+        bad("max_tokens", "params.error.positive_int")
+    if len(p.stop) > MAX_STOP_SEQUENCES:
+        bad("stop", "params.error.too_many_stops", limit=MAX_STOP_SEQUENCES)
+    if any(not s for s in p.stop):
+        bad("stop", "params.error.empty_stop")
+    for name in ("presence_penalty", "frequency_penalty"):
+        value = getattr(p, name)
+        if value is not None and not (_number(value) and -2 <= value <= 2):
+            bad(name, "params.error.range_closed", low=-2, high=2)
+    if p.seed is not None and not (
+        isinstance(p.seed, int)
+        and not isinstance(p.seed, bool)
+        and SEED_RANGE[0] <= p.seed <= SEED_RANGE[1]
+    ):
+        bad("seed", "params.error.seed")
+    if p.user is not None and len(p.user) > MAX_USER_CHARS:
+        bad("user", "params.error.user_too_long", limit=MAX_USER_CHARS)
+    return errors
+
+
+def to_request(p: GenerationParams) -> dict:
+    """The request fields the user set, exactly as the API expects them."""
+    body: dict = {}
+    for f in fields(p):
+        value = getattr(p, f.name)
+        if value is None or value == () or value == "":
+            continue
+        body[f.name] = list(value) if f.name == "stop" else value
+    return body
+
+
+def parse_stop(text: str) -> tuple[str, ...]:
+    """Stop sequences from a text area, one per line; `\\n` and `\\t` stand for newline and tab."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return tuple(line.replace("\\n", "\n").replace("\\t", "\t") for line in lines)
+
+
+def as_dict(p: GenerationParams) -> dict:
+    """A plain dict for session state or storage."""
+    return asdict(p)
+
+
+def from_dict(data: dict) -> GenerationParams:
+    """The inverse of as_dict; unknown keys are ignored."""
+    known = {f.name for f in fields(GenerationParams)}
+    clean = {k: v for k, v in data.items() if k in known}
+    if "stop" in clean:
+        clean["stop"] = tuple(clean["stop"] or ())
+    return GenerationParams(**clean)

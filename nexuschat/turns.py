@@ -1,0 +1,108 @@
+"""What a turn sends and how its reply lands in the conversation: pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from nexuschat.conversation import Conversation, Message, ReplyMeta, to_openai
+from nexuschat.images import ImageError, PreparedImage
+from nexuschat.models import Overrides, capabilities
+from nexuschat.params import GenerationParams, validate
+
+TurnKind = Literal["reply", "continue"]
+
+# Sent (not shown, not stored) when the user asks to continue a reply cut at the token limit.
+CONTINUE_PROMPT = "Continue exactly where your previous reply stopped, without repeating anything."
+
+
+def request_messages(conversation: Conversation, kind: TurnKind) -> list[dict]:
+    """The `messages` array for this turn."""
+    messages = to_openai(conversation)
+    if kind == "continue":
+        messages.append({"role": "user", "content": CONTINUE_PROMPT})
+    return messages
+
+
+def retry_kind(conversation: Conversation) -> TurnKind:
+    """A failed continuation is continued again; any other failure is answered again."""
+    last = conversation.last
+    if last and last.role == "assistant" and last.status != "error":
+        return "continue"
+    return "reply"
+
+
+def can_continue(message: Message) -> bool:
+    """Whether a Continue action makes sense for this reply."""
+    meta = message.meta
+    return bool(
+        message.role == "assistant" and meta and meta.status != "error"
+        and (meta.finish_reason == "length" or meta.status == "stopped")
+    )
+
+
+def apply_reply(conversation: Conversation, kind: TurnKind, text: str,
+                meta: ReplyMeta) -> Conversation:
+    """The conversation after a turn, whether it finished, was stopped or failed."""
+    last = conversation.last
+    if kind == "continue" and last is not None and last.role == "assistant":
+        merged_meta = _continued_meta(last.meta or ReplyMeta(), meta)
+        return conversation.replace_last(
+            replace(last, content=last.content + text, meta=merged_meta)
+        )
+    reply = Message("assistant", text, meta=meta)
+    if last is not None and last.role == "assistant" and last.status == "error":
+        # A retried failure is replaced; any partial text it had stays readable.
+        earlier = (*last.earlier_attempts, last.content) if last.content else last.earlier_attempts
+        return conversation.replace_last(replace(reply, earlier_attempts=earlier))
+    return conversation.append(reply)
+
+
+def _continued_meta(before: ReplyMeta, after: ReplyMeta) -> ReplyMeta:
+    def total(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    failed = after.status == "error"
+    return replace(
+        after,
+        # A failed continuation keeps the reply it extends usable; the error is shown on it.
+        status=before.status if failed else after.status,
+        finish_reason=before.finish_reason if failed else after.finish_reason,
+        prompt_tokens=total(before.prompt_tokens, after.prompt_tokens),
+        completion_tokens=total(before.completion_tokens, after.completion_tokens),
+        total_tokens=total(before.total_tokens, after.total_tokens),
+        ttft_s=before.ttft_s,
+        duration_s=total_float(before.duration_s, after.duration_s),
+    )
+
+
+def total_float(a: float | None, b: float | None) -> float | None:
+    """Sum of two optional durations."""
+    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message the user wrote that was held back, with the reason it was not sent yet."""
+
+    text: str
+    images: tuple[PreparedImage, ...] = ()
+    image_errors: tuple[ImageError, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing left to send."""
+        return not self.text.strip() and not self.images
+
+
+def blockers(draft: Draft, model: str, params: GenerationParams,
+             overrides: Overrides | None = None) -> list[str]:
+    """Why `draft` cannot be sent as it is: "images", "vision", "params" (none: send it)."""
+    reasons = []
+    if draft.image_errors:
+        reasons.append("images")
+    if draft.images and not capabilities(model, overrides).vision:
+        reasons.append("vision")
+    if validate(params):
+        reasons.append("params")
+    return reasons

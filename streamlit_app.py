@@ -1,0 +1,20 @@
+"""NexusChat router: page config, shared sidebar, navigation."""
+
+import streamlit as st
+
+from components import state
+from components.sidebar import render_sidebar
+from nexuschat.i18n import t, use_language
+
+st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
+use_language("en")
+state.init_state()
+
+navigation = st.navigation(
+    [
+        st.Page("app_pages/chat.py", title=t("nav.chat"), icon=":material/chat:", default=True),
+        st.Page("app_pages/settings.py", title=t("nav.settings"), icon=":material/tune:"),
+    ]
+)
+st.session_state[state.OFFERED_MODELS] = render_sidebar()
+navigation.run()

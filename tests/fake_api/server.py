@@ -1,0 +1,643 @@
+"""An OpenAI-compatible chat completions server on loopback, scriptable to fail.
+
+Pure standard library. Real HTTP/1.1, real JSON, real SSE sent with chunked transfer encoding,
+so that failures (hangs, stalls, cuts, malformed events) reach the client exactly as they would
+from a real server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_MODELS = ["claude-sonnet-4-6", "qwen3.5-plus", "qwen-vl-max", "text-only-model"]
+KINDS = {"reply", "error", "hang", "stall", "cut", "end_early", "malformed", "stream_error"}
+IMAGE_TOKENS = 85
+
+_ERROR_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "model_not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    422: ("invalid_request_error", None),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+_TOKEN_RE = re.compile(r"\s*\S+\s*|\s+")
+_CONNECTION_ERRORS = (ConnectionError, TimeoutError, OSError)
+
+
+def error_body(status: int, message: str, type_: str | None = None, code: Any = None) -> dict:
+    """An OpenAI-style error object for an HTTP status."""
+    default_type, default_code = _ERROR_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
+    return {
+        "error": {
+            "message": message,
+            "type": type_ or default_type,
+            "code": code if code is not None else default_code,
+        }
+    }
+
+
+def message_text(message: dict) -> str:
+    """The text of a chat message: its string content or the concatenation of its text parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def image_count(message: dict) -> int:
+    """How many image_url parts a chat message carries."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
+
+
+def prompt_tokens(body: dict) -> int:
+    """Rough prompt size: whitespace-separated words plus a flat cost per image."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    return sum(len(message_text(m).split()) + IMAGE_TOKENS * image_count(m) for m in messages)
+
+
+def split_tokens(text: str, per_chunk: int = 1) -> list[str]:
+    """Split text into chunks of `per_chunk` words, keeping whitespace so joining is lossless."""
+    words = _TOKEN_RE.findall(text)
+    per_chunk = max(1, int(per_chunk))
+    return ["".join(words[i : i + per_chunk]) for i in range(0, len(words), per_chunk)]
+
+
+def reply_text(behaviour: dict, body: dict) -> str | None:
+    """The reply text for a behaviour: explicit text, generated tokens, or an echo."""
+    if behaviour.get("text") is not None:
+        return str(behaviour["text"])
+    if behaviour.get("tokens") is not None:
+        return "".join(f"w{i} " for i in range(int(behaviour["tokens"])))
+    if behaviour.get("tool_calls"):
+        return None
+    users = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    users = [m for m in users if m.get("role") == "user"]
+    last = users[-1] if users else {}
+    text = "Echo: " + message_text(last)
+    if images := image_count(last):
+        text += f" [images: {images}]"
+    return text
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+    fake: FakeAPI
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away; report real bugs."""
+        if not isinstance(sys.exc_info()[1], _CONNECTION_ERRORS):
+            super().handle_error(request, client_address)
+
+
+class FakeAPI:
+    """An OpenAI-compatible chat completions server on loopback, scriptable to fail."""
+
+    def __init__(self, *, expected_key: str | None = None, models: list[str] | None = None):
+        self.expected_key = expected_key
+        self._models = list(models if models is not None else DEFAULT_MODELS)
+        self._models_failure: int | None = None
+        self._queue: deque[dict] = deque()
+        self._requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self, port: int = 0) -> FakeAPI:
+        """Bind 127.0.0.1 (port 0 = a free port) and serve in a daemon thread."""
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop every open connection (including idle keep-alive ones)."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        assert self._server is not None, "FakeAPI is not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, ending in /v1."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # scripting
+
+    def script(self, *behaviours: dict) -> None:
+        """Queue behaviours; each chat request pops one, an empty queue gives the default reply."""
+        for b in behaviours:
+            if not isinstance(b, dict) or b.get("kind") not in KINDS:
+                raise ValueError(f"unknown behaviour: {b!r}")
+        with self._lock:
+            self._queue.extend(copy.deepcopy(list(behaviours)))
+
+    def set_models(self, ids: list[str]) -> None:
+        """Set the ids GET /v1/models lists."""
+        with self._lock:
+            self._models = list(ids)
+
+    def fail_models(self, status: int | None) -> None:
+        """Make GET /v1/models answer this status (None = succeed)."""
+        with self._lock:
+            self._models_failure = status
+
+    def reset(self) -> None:
+        """Clear the behaviour queue, recorded requests and model failure."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self._models_failure = None
+
+    @property
+    def requests(self) -> list[dict]:
+        """A copy of every recorded request to /v1/*."""
+        with self._lock:
+            return copy.deepcopy(self._requests)
+
+    def chat_requests(self) -> list[dict]:
+        """The parsed JSON bodies of every POST /v1/chat/completions."""
+        return [
+            r["body"]
+            for r in self.requests
+            if r["method"] == "POST" and r["path"] == "/v1/chat/completions"
+        ]
+
+    # used by the handler
+
+    def _record(self, entry: dict) -> None:
+        with self._lock:
+            self._requests.append(entry)
+
+    def _next_behaviour(self) -> dict:
+        with self._lock:
+            return self._queue.popleft() if self._queue else {"kind": "reply"}
+
+    def _models_state(self) -> tuple[list[str], int | None]:
+        with self._lock:
+            return list(self._models), self._models_failure
+
+    def _next_id(self) -> str:
+        with self._lock:
+            return f"chatcmpl-fake{next(self._ids)}"
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+
+class _Cut(Exception):
+    """Raised inside a handler to drop the connection abruptly."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    @property
+    def fake(self) -> FakeAPI:
+        return self.server.fake
+
+    def setup(self) -> None:
+        super().setup()
+        self.fake._track(self.connection, True)
+
+    def finish(self) -> None:
+        self.fake._track(self.connection, False)
+        with contextlib.suppress(*_CONNECTION_ERRORS):
+            super().finish()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except _Cut:
+            self._drop()
+        except _CONNECTION_ERRORS:
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # plumbing
+
+    def _drop(self) -> None:
+        """Close the socket without finishing the response."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return data
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send_json(self, status: int, obj: Any, headers: dict | None = None) -> None:
+        self._send_raw(status, json.dumps(obj).encode(), headers)
+
+    def _send_raw(
+        self, status: int, data: bytes, headers: dict | None = None, ctype: str = "application/json"
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _send_event(self, obj: Any) -> None:
+        payload = obj if isinstance(obj, str) else json.dumps(obj)
+        self._send_chunk(f"data: {payload}\n\n".encode())
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _sleep(self, seconds: float | None) -> None:
+        if seconds and seconds > 0:
+            self.fake._stopping.wait(seconds)
+
+    # routing
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        raw = self._read_body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/_fake/"):
+            return self._control(method, path, body)
+        if path.startswith("/v1/"):
+            self.fake._record(
+                {
+                    "method": method,
+                    "path": path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                    "received_at": time.time(),
+                }
+            )
+            key = self.fake.expected_key
+            if key is not None and self.headers.get("Authorization") != f"Bearer {key}":
+                return self._send_json(401, error_body(401, "Incorrect API key provided"))
+        if method == "GET" and path == "/v1/models":
+            return self._models()
+        if method == "POST" and path == "/v1/chat/completions":
+            if not isinstance(body, dict):
+                return self._send_json(400, error_body(400, "Request body must be a JSON object"))
+            return self._chat(body)
+        self._send_json(404, error_body(404, f"Unknown endpoint: {method} {path}", code=None))
+
+    def _control(self, method: str, path: str, body: Any) -> None:
+        fake = self.fake
+        try:
+            if method == "POST" and path == "/_fake/script":
+                fake.script(*(body or []))
+            elif method == "GET" and path == "/_fake/requests":
+                return self._send_json(200, fake.requests)
+            elif method == "POST" and path == "/_fake/reset":
+                fake.reset()
+            elif method == "POST" and path == "/_fake/models":
+                body = body or {}
+                if "ids" in body:
+                    fake.set_models(body["ids"])
+                if "fail" in body:
+                    fake.fail_models(body["fail"])
+            else:
+                return self._send_json(404, {"error": f"unknown control {method} {path}"})
+        except (TypeError, ValueError) as exc:
+            return self._send_json(400, {"error": str(exc)})
+        self._send_json(200, {"ok": True})
+
+    def _models(self) -> None:
+        ids, failure = self.fake._models_state()
+        if failure is not None:
+            return self._send_json(failure, error_body(failure, f"models failed ({failure})"))
+        data = [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]
+        self._send_json(200, {"object": "list", "data": data})
+
+    # chat completions
+
+    def _chat(self, body: dict) -> None:
+        b = self.fake._next_behaviour()
+        kind = b["kind"]
+        if kind == "error":
+            status = int(b.get("status", 500))
+            headers = b.get("headers") or {}
+            if b.get("body") is not None:
+                return self._send_raw(status, str(b["body"]).encode(), headers)
+            message = b.get("message") or f"Fake error {status}"
+            return self._send_json(
+                status, error_body(status, message, b.get("type"), b.get("code")), headers
+            )
+        if kind == "hang":
+            self._sleep(b.get("seconds", 5))
+        reply = _Reply(b, body, self.fake._next_id())
+        if body.get("stream"):
+            return self._stream(b, reply)
+        self._complete(b, reply)
+
+    def _complete(self, b: dict, reply: _Reply) -> None:
+        kind = b["kind"]
+        if kind == "stream_error":
+            message = b.get("message") or "stream error"
+            return self._send_json(500, error_body(500, message))
+        if kind == "malformed":
+            return self._send_raw(200, b"{not json")
+        data = json.dumps(reply.completion(finish=kind != "end_early")).encode()
+        if kind in ("cut", "stall"):
+            # Promise the whole body, deliver half of it.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            if kind == "stall":
+                self._sleep(b.get("seconds", 5))
+            raise _Cut
+        self._send_raw(200, data)
+
+    def _stream(self, b: dict, reply: _Reply) -> None:
+        kind = b["kind"]
+        limit = None if kind in ("reply", "hang") else int(b.get("after_chunks", 3))
+        self._start_stream()
+        # A failure comes after `limit` content chunks, or when the content runs out.
+        for part, event in reply.events(self._sleep, max_content=limit):
+            if limit is not None and part == "end":
+                break
+            self._send_event(event)
+        if kind == "cut":
+            raise _Cut
+        if kind == "stall":
+            self._sleep(b.get("seconds", 5))
+            raise _Cut
+        if kind == "malformed":
+            self._send_chunk(b"data: {not json\n\n")
+        elif kind == "stream_error":
+            message = b.get("message") or "stream error"
+            self._send_event({"error": {"message": message, "type": "server_error"}})
+        elif limit is None:
+            self._send_event("[DONE]")
+        self._end_stream()
+
+
+class _Reply:
+    """One scripted reply: its choices' texts/tool calls, as a completion or as SSE chunks."""
+
+    def __init__(self, b: dict, body: dict, completion_id: str):
+        self.id = completion_id
+        self.created = int(time.time())
+        self.model = b.get("model") or body.get("model") or "fake-model"
+        self.chunk_tokens = int(b.get("chunk_tokens") or 1)
+        tps = b.get("tokens_per_second")
+        self.interval = self.chunk_tokens / tps if tps else 0.0
+        self.delay_first = b.get("delay_first_token") or 0.0
+        self.tool_calls = [
+            {
+                "id": c.get("id") or f"call_{completion_id.removeprefix('chatcmpl-')}_{i}",
+                "name": c["name"],
+                "arguments": c.get("arguments", ""),
+            }
+            for i, c in enumerate(b.get("tool_calls") or [])
+        ]
+        self.finish_reason = b.get("finish_reason") or ("tool_calls" if self.tool_calls else "stop")
+        base = reply_text(b, body)
+        n = max(1, int(body.get("n") or 1))
+        self.texts = [
+            None if base is None else base + (f" (choice {i})" if i else "") for i in range(n)
+        ]
+        opts = body.get("stream_options") or {}
+        self.include_usage = bool(opts.get("include_usage")) and not b.get("ignore_stream_options")
+        self.prompt_tokens = prompt_tokens(body)
+
+    def _usage(self) -> dict:
+        completion = sum(len(split_tokens(t)) for t in self.texts if t)
+        completion += len(self.texts) * sum(
+            len(split_tokens(c["arguments"])) + 1 for c in self.tool_calls
+        )
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+        }
+
+    def completion(self, finish: bool = True) -> dict:
+        """The non-streaming chat.completion object."""
+        choices = []
+        for i, text in enumerate(self.texts):
+            message: dict = {"role": "assistant", "content": text}
+            if self.tool_calls:
+                message["tool_calls"] = [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]},
+                    }
+                    for c in self.tool_calls
+                ]
+            choices.append(
+                {
+                    "index": i,
+                    "message": message,
+                    "finish_reason": self.finish_reason if finish else None,
+                    "logprobs": None,
+                }
+            )
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": self._usage(),
+        }
+
+    def _chunk(self, index: int, delta: dict, finish_reason: str | None = None) -> dict:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason}],
+        }
+
+    def events(self, sleep: Any, max_content: int | None = None) -> Iterator[tuple[str, Any]]:
+        """Yield (part, chunk), part being "start", "content" or "end"; pace content with `sleep`.
+
+        With `max_content`, stop (without pausing) once that many content chunks are out.
+        """
+        for i in range(len(self.texts)):
+            yield "start", self._chunk(i, {"role": "assistant", "content": ""})
+        pieces = [split_tokens(t, self.chunk_tokens) if t else [] for t in self.texts]
+        rounds: list[list[tuple[int, dict]]] = [
+            [(i, {"content": p[k]}) for i, p in enumerate(pieces) if k < len(p)]
+            for k in range(max((len(p) for p in pieces), default=0))
+        ]
+        for i in range(len(self.texts)):
+            for j, call in enumerate(self.tool_calls):
+                head = {
+                    "index": j,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": ""},
+                }
+                rounds.append([(i, {"tool_calls": [head]})])
+                for frag in _fragments(call["arguments"]):
+                    rounds.append(
+                        [(i, {"tool_calls": [{"index": j, "function": {"arguments": frag}}]})]
+                    )
+        sent = 0
+        for k, round_ in enumerate(rounds):
+            if sent == max_content:
+                return
+            sleep(self.delay_first if k == 0 else self.interval)
+            for i, delta in round_:
+                if sent == max_content:
+                    return
+                yield "content", self._chunk(i, delta)
+                sent += 1
+        for i in range(len(self.texts)):
+            yield "end", self._chunk(i, {}, self.finish_reason)
+        if self.include_usage:
+            yield "end", {**self._chunk(0, {}), "choices": [], "usage": self._usage()}
+
+
+def _fragments(text: str, parts: int = 3) -> list[str]:
+    """Split a string into up to `parts` non-empty pieces."""
+    if not text:
+        return []
+    size = max(1, -(-len(text) // parts))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+class FakeAPIControl:
+    """Drive a FakeAPI (possibly in another process) through its /_fake/* endpoints."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0):
+        root = base_url.rstrip("/")
+        self.root = root[: -len("/v1")] if root.endswith("/v1") else root
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(
+            self.root + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def script(self, *behaviours: dict) -> None:
+        """Queue behaviours."""
+        self._call("POST", "/_fake/script", list(behaviours))
+
+    def requests(self) -> list[dict]:
+        """Every recorded request to /v1/*."""
+        return self._call("GET", "/_fake/requests")
+
+    def chat_requests(self) -> list[dict]:
+        """The parsed bodies of every POST /v1/chat/completions."""
+        return [
+            r["body"]
+            for r in self.requests()
+            if r["method"] == "POST" and r["path"] == "/v1/chat/completions"
+        ]
+
+    def reset(self) -> None:
+        """Clear queue, recorded requests and model failure."""
+        self._call("POST", "/_fake/reset", {})
+
+    def set_models(self, ids: list[str]) -> None:
+        """Set the listed model ids."""
+        self._call("POST", "/_fake/models", {"ids": list(ids)})
+
+    def fail_models(self, status: int | None) -> None:
+        """Make GET /v1/models fail with this status (None = succeed)."""
+        self._call("POST", "/_fake/models", {"fail": status})

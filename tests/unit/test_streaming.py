@@ -1,0 +1,135 @@
+"""Reducers and pacing over plain chunk dicts (the SDK's objects behave the same)."""
+
+import threading
+import time
+
+import pytest
+
+from nexuschat.api import ChatError
+from nexuschat.streaming import ReplyAccumulator, paced
+
+
+def chunk(content=None, finish=None, index=0, usage=None, tool_calls=None, model="m"):
+    delta = {}
+    if content is not None:
+        delta["content"] = content
+    if tool_calls is not None:
+        delta["tool_calls"] = tool_calls
+    choices = [] if usage else [{"index": index, "delta": delta, "finish_reason": finish}]
+    return {"model": model, "choices": choices, "usage": usage}
+
+
+def test_text_finish_reason_and_usage():
+    acc = ReplyAccumulator()
+    for c in [chunk(""), chunk("Hel"), chunk("lo"), chunk(finish="length"),
+              chunk(usage={"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5})]:
+        acc.add(c)
+    acc.finish()
+    meta = acc.meta()
+    assert acc.text == "Hello" and acc.complete
+    assert (meta.finish_reason, meta.prompt_tokens, meta.completion_tokens,
+            meta.total_tokens) == ("length", 3, 2, 5)
+    assert meta.ttft_s is not None and meta.duration_s >= meta.ttft_s
+
+
+def test_cut_stream_has_no_finish_reason_and_no_usage():
+    acc = ReplyAccumulator()
+    acc.add(chunk("partial"))
+    meta = acc.meta(status="error", error_code="error.stream_cut")
+    assert not acc.complete and not meta.has_usage and meta.status == "error"
+    assert meta.tokens_per_s is None
+
+
+def test_usage_arrives_after_finish_reason_or_never():
+    acc = ReplyAccumulator()
+    acc.add(chunk("x", finish="stop"))
+    assert acc.usage is None
+    acc.add(chunk(usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}))
+    assert acc.usage["total_tokens"] == 2
+
+
+def test_choices_are_kept_apart():
+    acc = ReplyAccumulator()
+    for c in [chunk("a", index=0), chunk("b", index=1), chunk("c", index=0),
+              chunk(finish="stop", index=1)]:
+        acc.add(c)
+    assert (acc.text, acc.choice_text(1)) == ("ac", "b")
+    assert acc.finish_reason is None  # only choice 0 decides
+
+
+def test_tool_call_fragments_assemble():
+    acc = ReplyAccumulator()
+    acc.add(chunk(tool_calls=[{"index": 0, "id": "call_1", "type": "function",
+                                "function": {"name": "weather", "arguments": ""}}]))
+    acc.add(chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"city": '}}]))
+    acc.add(chunk(tool_calls=[{"index": 0, "function": {"arguments": '"Paris"}'}}]))
+    acc.add(chunk(finish="tool_calls"))
+    (call,) = acc.tool_calls
+    assert (call.id, call.name, call.arguments) == ("call_1", "weather", '{"city": "Paris"}')
+    assert acc.first_token_at is not None
+
+
+def test_tokens_per_second_from_usage_and_timings():
+    acc = ReplyAccumulator(started_at=0.0)
+    acc.first_token_at, acc.ended_at = 1.0, 3.0
+    acc.usage = {"prompt_tokens": 1, "completion_tokens": 100, "total_tokens": 101}
+    assert acc.meta().tokens_per_s == 50
+    assert acc.meta().ttft_s == 1.0
+
+
+def test_paced_batches_by_time_not_by_item():
+    def fast():
+        yield from range(2000)
+
+    batches = list(paced(fast(), interval=0.05))
+    assert [x for b in batches for x in b] == list(range(2000))
+    assert len(batches) < 50  # thousands of items, a handful of repaints
+
+
+def test_paced_wakes_while_the_source_is_silent():
+    release = threading.Event()
+
+    def slow():
+        yield 1
+        release.wait(2)
+        yield 2
+
+    gen = paced(slow(), interval=0.02)
+    seen, empty_batches = [], 0
+    for batch in gen:
+        seen.extend(batch)
+        empty_batches += not batch
+        if empty_batches == 3:
+            release.set()
+    assert seen == [1, 2] and empty_batches >= 3
+
+
+def test_paced_reraises_the_source_failure_after_its_items():
+    def failing():
+        yield "a"
+        raise ChatError("error.stream_cut")
+
+    got = []
+    with pytest.raises(ChatError):
+        for batch in paced(failing(), interval=0.01):
+            got.extend(batch)
+    assert got == ["a"]
+
+
+def test_closing_paced_closes_the_source():
+    class Source:
+        closed = False
+
+        def __iter__(self):
+            while not self.closed:
+                time.sleep(0.005)
+                yield 1
+
+        def close(self):
+            self.closed = True
+
+    source = Source()
+    gen = paced(source, interval=0.01)
+    next(gen)
+    gen.close()
+    assert source.closed

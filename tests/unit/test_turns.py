@@ -1,0 +1,115 @@
+"""Conversations to wire format, and how each kind of turn lands."""
+
+import base64
+
+from nexuschat.conversation import Conversation, Message, ReplyMeta, to_openai
+from nexuschat.images import PreparedImage
+from nexuschat.models import capabilities
+from nexuschat.params import GenerationParams
+from nexuschat.turns import (
+    CONTINUE_PROMPT,
+    Draft,
+    apply_reply,
+    blockers,
+    can_continue,
+    request_messages,
+    retry_kind,
+)
+
+PNG = PreparedImage(data=b"\x89PNG-bytes", mime="image/png", width=10, height=20, name="a.png",
+                    source_bytes=99, source_width=10, source_height=20)
+
+
+def convo(*messages, system=""):
+    return Conversation(messages=tuple(messages), system_prompt=system)
+
+
+def test_whole_conversation_is_resent_with_system_prompt_and_images():
+    c = convo(Message("user", "What is this?", images=(PNG,)),
+              Message("assistant", "A cat.", meta=ReplyMeta(finish_reason="stop")),
+              Message("user", "And now?"), system="Be brief.")
+    wire = to_openai(c)
+    assert wire[0] == {"role": "system", "content": "Be brief."}
+    assert wire[1]["content"][0] == {"type": "text", "text": "What is this?"}
+    url = wire[1]["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == PNG.data
+    assert wire[2] == {"role": "assistant", "content": "A cat."}
+    assert wire[3] == {"role": "user", "content": "And now?"}
+
+
+def test_blank_system_prompt_is_not_sent():
+    assert to_openai(convo(Message("user", "x"), system="  ")) == [
+        {"role": "user", "content": "x"}]
+
+
+def test_image_only_message_has_no_empty_text_part():
+    (wire,) = to_openai(convo(Message("user", "", images=(PNG,))))
+    assert [p["type"] for p in wire["content"]] == ["image_url"]
+
+
+def test_failed_replies_are_shown_but_not_resent_and_stopped_ones_are():
+    failed = Message("assistant", "half", meta=ReplyMeta(status="error", error_code="e"))
+    stopped = Message("assistant", "part", meta=ReplyMeta(status="stopped"))
+    assert [m["content"] for m in to_openai(convo(Message("user", "q"), failed))] == ["q"]
+    assert [m["content"] for m in to_openai(convo(Message("user", "q"), stopped))] == [
+        "q", "part"]
+
+
+def test_assistant_content_is_never_null():
+    (wire,) = to_openai(convo(Message("assistant", "", meta=ReplyMeta())))
+    assert wire["content"] == ""
+
+
+def test_reply_appends_and_retry_replaces_the_failure_keeping_its_text():
+    c = convo(Message("user", "q"))
+    failed = apply_reply(c, "reply", "partial", ReplyMeta(status="error", error_code="x"))
+    assert [m.content for m in failed.messages] == ["q", "partial"]
+    assert retry_kind(failed) == "reply"
+    retried = apply_reply(failed, "reply", "full answer", ReplyMeta(finish_reason="stop"))
+    assert [m.content for m in retried.messages] == ["q", "full answer"]
+    assert retried.last.earlier_attempts == ("partial",)
+
+
+def test_continue_sends_a_hidden_prompt_and_extends_the_reply():
+    c = convo(Message("user", "q"),
+              Message("assistant", "first half", meta=ReplyMeta(
+                  finish_reason="length", prompt_tokens=5, completion_tokens=10,
+                  total_tokens=15)))
+    assert can_continue(c.last)
+    sent = request_messages(c, "continue")
+    assert sent[-1] == {"role": "user", "content": CONTINUE_PROMPT}
+    done = apply_reply(c, "continue", " second half", ReplyMeta(
+        finish_reason="stop", prompt_tokens=20, completion_tokens=4, total_tokens=24))
+    assert len(done.messages) == 2
+    assert done.last.content == "first half second half"
+    assert (done.last.meta.finish_reason, done.last.meta.completion_tokens) == ("stop", 14)
+    assert not can_continue(done.last)
+
+
+def test_failed_continue_keeps_the_reply_usable_and_retries_as_continue():
+    c = convo(Message("user", "q"),
+              Message("assistant", "first", meta=ReplyMeta(finish_reason="length")))
+    after = apply_reply(c, "continue", " more", ReplyMeta(status="error",
+                                                          error_code="error.stream_cut"))
+    assert after.last.content == "first more"
+    assert after.last.status != "error" and after.last.meta.error_code == "error.stream_cut"
+    assert retry_kind(after) == "continue"
+    assert request_messages(after, "reply")[-1]["content"] == "first more"
+
+
+def test_stopped_reply_can_be_continued():
+    stopped = Message("assistant", "x", meta=ReplyMeta(status="stopped"))
+    assert can_continue(stopped)
+    assert not can_continue(Message("assistant", "x", meta=ReplyMeta(finish_reason="stop")))
+
+
+def test_blockers_for_vision_images_and_params():
+    model = "qwen3.5-plus"
+    assert not capabilities(model).vision
+    draft = Draft("look", images=(PNG,))
+    assert blockers(draft, model, GenerationParams()) == ["vision"]
+    assert blockers(draft, "claude-sonnet-4-6", GenerationParams()) == []
+    assert blockers(draft, model, GenerationParams(), {model: {"vision": True}}) == []
+    assert blockers(Draft("x"), model, GenerationParams(temperature=2)) == ["params"]
+    assert Draft("  ").empty and not draft.empty
