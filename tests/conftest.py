@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fake_api import FakeAPI
+from tests.fake_api import DEFAULT_MODELS, FakeAPI
 
 
 @pytest.fixture(scope="session")
@@ -18,5 +18,6 @@ def fake_api_server():
 def fake_api(fake_api_server):
     """The fake API, with an empty script and no recorded requests."""
     fake_api_server.reset()
+    fake_api_server.set_models(DEFAULT_MODELS)
     yield fake_api_server
     fake_api_server.reset()
