@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import streamlit as st
-from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 
 from components import state
 from components.messages import error_text, render_images
 from nexuschat.conversation import Message
 from nexuschat.i18n import t
+from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
 from nexuschat.params import GenerationParams, validate
 from nexuschat.turns import Draft, blockers

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
-from nexuschat.images import PreparedImage, estimate_tokens
 
 from nexuschat.conversation import Message, ReplyMeta
 from nexuschat.i18n import format_bytes, t
+from nexuschat.images import PreparedImage, estimate_tokens
 from nexuschat.turns import can_continue
 
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
-from nexuschat.images import PRESETS
 
 from components import state
 from nexuschat.i18n import t
+from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
 from nexuschat.params import GenerationParams, to_request, validate
 

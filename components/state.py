@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 
 import streamlit as st
-from nexuschat.images import DEFAULT_PRESET
 
 from nexuschat.config import Settings, key_source, resolve_settings
 from nexuschat.conversation import Conversation
+from nexuschat.images import DEFAULT_PRESET
 from nexuschat.params import GenerationParams, parse_stop
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
