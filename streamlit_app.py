@@ -3,12 +3,14 @@
 import streamlit as st
 
 from components import state
+from components.live_reply import settle_live_turn
 from components.sidebar import render_sidebar
 from nexuschat.i18n import t, use_language
 
 st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
 use_language("en")
 state.init_state()
+settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
 
 navigation = st.navigation(
     [

@@ -10,10 +10,11 @@ from components import state
 from components.messages import AVATARS, render_reply_footer
 from nexuschat.api import ChatError, ChatStream, build_body, make_client
 from nexuschat.config import Settings
+from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
 from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator, paced
-from nexuschat.turns import TurnKind, apply_reply, request_messages
+from nexuschat.turns import LiveTurn, TurnKind, request_messages
 
 REPAINT_INTERVAL_S = 0.08  # repaint on a clock, never per token: per-token repaint is quadratic
 CURSOR = " ▌"
@@ -25,14 +26,15 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
     body = build_body(settings.model, request_messages(conversation, kind), params)
     client = make_client(settings)
     stream = ChatStream(client, body)
-    reply = ReplyAccumulator()
-    status, error = "complete", None
+    live = LiveTurn(conversation, kind, ReplyAccumulator())
+    st.session_state[state.LIVE_TURN] = live
+    reply = live.reply
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
         prefix = conversation.last.content if kind == "continue" and conversation.last else ""
         body_slot = st.empty()
         body_slot.caption(t("chat.thinking"))
         stop_slot, beat_slot = st.empty(), st.empty()
-        # Clicking Stop reruns the script, which interrupts this loop; `finally` keeps the text.
+        # Stop (or any other click) ends this run; `settle_live_turn` then keeps the partial text.
         stop_slot.button(t("chat.stop"), key="stop-stream", icon=":material/stop:")
         try:
             painted = 0
@@ -46,24 +48,19 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.
                     beat_slot.empty()
             if not reply.complete:
-                error = ChatError("error.stream_incomplete")
+                live.fail("error.stream_incomplete")
         except ChatError as exc:
-            error = exc
+            live.fail(exc.code, _error_params(exc))
         except BaseException:
-            status = "stopped"  # Stop, a new message or leaving the page: keep the partial reply
+            live.status = "stopped"
             raise
         finally:
-            reply.finish()
+            # No Streamlit calls here: after a Stop they raise again on this thread.
             stream.close()
             client.close()
-            meta = reply.meta(
-                status="error" if error else status,
-                error_code=error.code if error else None,
-                error_params=_error_params(error),
-            )
-            updated = apply_reply(conversation, kind, reply.text, meta)
-            state.set_conversation(updated)
+            live.end()
         stop_slot.empty()
+        updated = settle_live_turn()
         if updated.last.content:
             body_slot.markdown(updated.last.content)
         else:
@@ -72,9 +69,16 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
                             on_continue=request_continue)
 
 
-def _error_params(error: ChatError | None) -> dict:
-    if error is None:
-        return {}
+def settle_live_turn() -> Conversation:
+    """Fold a finished or interrupted reply into the conversation (once); the conversation."""
+    live: LiveTurn | None = st.session_state.get(state.LIVE_TURN)
+    if live is not None:
+        st.session_state[state.LIVE_TURN] = None
+        state.set_conversation(live.settle())
+    return state.conversation()
+
+
+def _error_params(error: ChatError) -> dict:
     params = {k: v for k, v in error.params.items() if isinstance(v, str | int | float)}
     if error.retry_after is not None:
         params["retry_after"] = error.retry_after

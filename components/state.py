@@ -14,6 +14,7 @@ from nexuschat.images import DEFAULT_PRESET
 from nexuschat.params import GenerationParams, parse_stop
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
+LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
 PENDING = "pending_turn"  # TurnKind | None: a turn to run on this rerun
 DRAFT = "draft"  # Draft | None: a message held back (vision guard, invalid settings)
 OVERRIDES = "capability_overrides"  # {model: {"vision": bool, "tools": bool}}
@@ -43,6 +44,7 @@ def init_state() -> None:
     """Create every key once per session and keep widget values across pages."""
     st.session_state.setdefault(CONVERSATION, Conversation())
     st.session_state.setdefault(PENDING, None)
+    st.session_state.setdefault(LIVE_TURN, None)
     st.session_state.setdefault(DRAFT, None)
     st.session_state.setdefault(OVERRIDES, {})
     st.session_state.setdefault(MODELS_NONCE, 0)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from nexuschat.conversation import Conversation, Message, ReplyMeta, to_openai
+from nexuschat.conversation import Conversation, Message, ReplyMeta, Status, to_openai
 from nexuschat.images import ImageError, PreparedImage
 from nexuschat.models import Overrides, capabilities
 from nexuschat.params import GenerationParams, validate
+from nexuschat.streaming import ReplyAccumulator
 
 TurnKind = Literal["reply", "continue"]
 
@@ -106,3 +108,37 @@ def blockers(draft: Draft, model: str, params: GenerationParams,
     if validate(params):
         reasons.append("params")
     return reasons
+
+
+@dataclass
+class LiveTurn:
+    """A reply being streamed, filled in by the run that streams it.
+
+    Streamlit may end that run on another thread (a Stop click, a new message), and then any
+    Streamlit call there raises again, so the run only fills this in; whichever run comes next
+    folds it into the conversation with `settle()`.
+    """
+
+    conversation: Conversation
+    kind: TurnKind
+    reply: ReplyAccumulator
+    done: threading.Event = field(default_factory=threading.Event)
+    status: Status = "complete"
+    error_code: str | None = None
+    error_params: dict = field(default_factory=dict)
+
+    def fail(self, code: str, params: dict | None = None) -> None:
+        """Record why the reply could not finish."""
+        self.status, self.error_code, self.error_params = "error", code, params or {}
+
+    def end(self) -> None:
+        """Mark the stream over (normally or not); the result may now be taken."""
+        self.reply.finish()
+        self.done.set()
+
+    def settle(self, wait_s: float = 5.0) -> Conversation:
+        """The conversation with this reply in it, however it ended."""
+        if not self.done.wait(wait_s):
+            self.status = "stopped"  # its run never reached `end`; keep what arrived
+        meta = self.reply.meta(self.status, self.error_code, self.error_params)
+        return apply_reply(self.conversation, self.kind, self.reply.text, meta)

@@ -113,3 +113,36 @@ def test_blockers_for_vision_images_and_params():
     assert blockers(draft, model, GenerationParams(), {model: {"vision": True}}) == []
     assert blockers(Draft("x"), model, GenerationParams(temperature=2)) == ["params"]
     assert Draft("  ").empty and not draft.empty
+
+
+def test_live_turn_settles_a_stopped_reply_with_its_partial_text():
+    from nexuschat.streaming import ReplyAccumulator
+    from nexuschat.turns import LiveTurn
+
+    live = LiveTurn(convo(Message("user", "q")), "reply", ReplyAccumulator())
+    live.reply.add({"choices": [{"index": 0, "delta": {"content": "half"}}]})
+    live.status = "stopped"
+    live.end()
+    settled = live.settle()
+    assert settled.last.content == "half" and settled.last.status == "stopped"
+
+
+def test_live_turn_whose_run_never_ended_is_kept_as_stopped():
+    from nexuschat.streaming import ReplyAccumulator
+    from nexuschat.turns import LiveTurn
+
+    live = LiveTurn(convo(Message("user", "q")), "reply", ReplyAccumulator())
+    live.reply.add({"choices": [{"index": 0, "delta": {"content": "so far"}}]})
+    settled = live.settle(wait_s=0.01)
+    assert settled.last.content == "so far" and settled.last.status == "stopped"
+
+
+def test_live_turn_failure_is_recorded_on_the_reply():
+    from nexuschat.streaming import ReplyAccumulator
+    from nexuschat.turns import LiveTurn
+
+    live = LiveTurn(convo(Message("user", "q")), "reply", ReplyAccumulator())
+    live.fail("error.read_timeout")
+    live.end()
+    last = live.settle().last
+    assert (last.status, last.meta.error_code, last.content) == ("error", "error.read_timeout", "")
