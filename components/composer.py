@@ -40,7 +40,7 @@ def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) 
     """Send the draft if nothing blocks it; otherwise hold it, with the reasons shown."""
     if draft.empty and not draft.image_errors:
         return
-    if blockers(draft, model, params, overrides) or draft.empty:
+    if blockers(draft, model, params, overrides, review_images=_review()) or draft.empty:
         st.session_state[state.DRAFT] = draft
         return
     send(draft)
@@ -62,6 +62,10 @@ def _send_with(draft: Draft, model: str | None = None, *, drop_images: bool = Fa
     send(Draft(draft.text, draft.images))
 
 
+def _review() -> bool:
+    return bool(st.session_state.get("w_review_images"))
+
+
 def _discard() -> None:
     st.session_state[state.DRAFT] = None
 
@@ -69,7 +73,7 @@ def _discard() -> None:
 def render_draft(draft: Draft, *, model: str, models: list[str], params: GenerationParams,
                  overrides: dict) -> None:
     """Explain why the message was held and offer every way forward; nothing is lost."""
-    reasons = blockers(draft, model, params, overrides)
+    reasons = blockers(draft, model, params, overrides, review_images=_review())
     with st.container(border=True, key="held-draft"):
         if draft.text:
             st.markdown(t("chat.draft_kept", text=draft.text))
@@ -78,6 +82,8 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
                        + "\n".join(f"- {error_text(e.code, e.params)}"
                                    for e in draft.image_errors))
+        if "review" in reasons:
+            st.info(t("chat.review_images"), icon=":material/image_search:")
         if "params" in reasons:
             st.error(t("chat.params_invalid") + "\n\n" + "\n".join(
                 f"- {t(e.code, **e.params)}" for e in validate(params)))

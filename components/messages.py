@@ -11,6 +11,7 @@ from nexuschat.i18n import format_bytes, t
 from nexuschat.images import PreparedImage, estimate_tokens
 from nexuschat.turns import can_continue
 
+THUMBNAIL_PX = 360  # shown small, like a chat app; the full image is what was sent
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
 
 
@@ -21,7 +22,7 @@ def render_images(images: tuple[PreparedImage, ...], model: str) -> None:
     columns = st.columns(min(len(images), 3))
     for index, image in enumerate(images):
         with columns[index % len(columns)]:
-            st.image(image.data, width="stretch")
+            st.image(image.data, width=min(image.width, THUMBNAIL_PX))
             st.caption(image_caption(image, model))
 
 

@@ -57,6 +57,8 @@ def render_images() -> None:
     st.subheader(t("settings.images"))
     st.radio(t("settings.preset"), list(PRESETS), key="w_preset",
              format_func=lambda name: t(f"settings.preset.{name}"))
+    st.toggle(t("settings.review_images"), key="w_review_images",
+              help=t("settings.review_images_help"))
 
 
 def render_capabilities(models: list[str]) -> None:

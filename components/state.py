@@ -27,6 +27,7 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_api_key": "",
     "w_system_prompt": "",
     "w_preset": DEFAULT_PRESET,
+    "w_review_images": False,
     "w_sampling": "default",
     "w_temperature": 1.0,
     "w_top_p": 1.0,

@@ -47,6 +47,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.send_anyway": "Send",
         "chat.continue": "Continue",
         "chat.thinking": "Waiting for the first token…",
+        "chat.review_images": "Check the images as they will be sent, then press Send.",
         "chat.params_invalid": "Your message was kept but not sent: fix these settings first.",
         "chat.draft_kept": "Your message (kept): {text}",
         "chat.image_caption": "{width}×{height} · {size} · ~{tokens} tokens",
@@ -130,6 +131,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "settings.preset.original": "Original (only the 8000 px / 5 MB limits)",
         "settings.preset.balanced": "Balanced (long edge 1568 px, ~1.15 MP)",
         "settings.preset.economy": "Economy (long edge 768 px, fewer tokens)",
+        "settings.review_images": "Check images before sending",
+        "settings.review_images_help": "Hold messages with images until you press Send, "
+        "after seeing each image's final size, bytes and token estimate.",
         "settings.capabilities": "Model capabilities",
         "settings.capabilities_help": "Correct the built-in guess for a model.",
         "settings.capability_model": "Model",

@@ -98,8 +98,8 @@ class Draft:
 
 
 def blockers(draft: Draft, model: str, params: GenerationParams,
-             overrides: Overrides | None = None) -> list[str]:
-    """Why `draft` cannot be sent as it is: "images", "vision", "params" (none: send it)."""
+             overrides: Overrides | None = None, *, review_images: bool = False) -> list[str]:
+    """Why `draft` is held: "images", "vision", "params", "review" (an empty list: send it)."""
     reasons = []
     if draft.image_errors:
         reasons.append("images")
@@ -107,6 +107,8 @@ def blockers(draft: Draft, model: str, params: GenerationParams,
         reasons.append("vision")
     if validate(params):
         reasons.append("params")
+    if review_images and draft.images and not reasons:
+        reasons.append("review")  # the user asked to check images before they are sent
     return reasons
 
 

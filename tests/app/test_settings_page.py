@@ -94,3 +94,16 @@ def test_a_capability_override_lets_a_model_see(app, fake_api):
     (body,) = fake_api.chat_requests()
     assert body["model"] == "text-only-model"
     assert body["messages"][0]["content"][1]["type"] == "image_url"
+
+
+def test_images_can_be_reviewed_before_they_are_sent(app, fake_api):
+    open_settings(app)
+    app.toggle(key="w_review_images").set_value(True).run()
+    back_to_chat(app)
+    send(app, "check first", ("big.png", png_bytes((3136, 1000)), "image/png"))
+    assert fake_api.chat_requests() == []
+    assert "1568×500" in " ".join(c.value for c in app.caption)
+    app.button(key="send-draft").click().run()
+    (body,) = fake_api.chat_requests()
+    assert body["messages"][0]["content"][1]["type"] == "image_url"
+    assert not app.info or "Check the images" not in " ".join(i.value for i in app.info)

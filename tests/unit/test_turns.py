@@ -146,3 +146,12 @@ def test_live_turn_failure_is_recorded_on_the_reply():
     live.end()
     last = live.settle().last
     assert (last.status, last.meta.error_code, last.content) == ("error", "error.read_timeout", "")
+
+
+def test_review_holds_only_messages_with_images_that_could_be_sent():
+    assert blockers(Draft("x", images=(PNG,)), "claude-sonnet-4-6", GenerationParams(),
+                    review_images=True) == ["review"]
+    assert blockers(Draft("x"), "claude-sonnet-4-6", GenerationParams(),
+                    review_images=True) == []
+    assert blockers(Draft("x", images=(PNG,)), "qwen3.5-plus", GenerationParams(),
+                    review_images=True) == ["vision"]
