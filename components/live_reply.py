@@ -7,8 +7,9 @@ import time
 import streamlit as st
 
 from components import state
+from components.client import client_for
 from components.messages import AVATARS, render_reply_footer
-from nexuschat.api import ChatError, ChatStream, build_body, make_client
+from nexuschat.api import ChatError, ChatStream, build_body
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
@@ -24,7 +25,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
     """Send the conversation, paint the reply as it streams, and store it however it ends."""
     conversation = state.conversation()
     body = build_body(settings.model, request_messages(conversation, kind), params)
-    client = make_client(settings)
+    client = client_for(settings)
     stream = ChatStream(client, body)
     live = LiveTurn(conversation, kind, ReplyAccumulator())
     st.session_state[state.LIVE_TURN] = live
@@ -38,12 +39,10 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
         stop_slot.button(t("chat.stop"), key="stop-stream", icon=":material/stop:")
         try:
             painted = 0
-            for batch in paced(stream, REPAINT_INTERVAL_S):
-                for chunk in batch:
-                    reply.add(chunk)
-                if reply.chunks != painted and reply.text:
+            for folded in paced(stream, reply.add, REPAINT_INTERVAL_S):
+                if folded != painted and reply.text:
                     body_slot.markdown(prefix + reply.text + CURSOR)
-                    painted = reply.chunks
+                    painted = folded
                 else:
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.
                     beat_slot.empty()
@@ -57,7 +56,6 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
         finally:
             # No Streamlit calls here: after a Stop they raise again on this thread.
             stream.close()
-            client.close()
             live.end()
         stop_slot.empty()
         updated = settle_live_turn()

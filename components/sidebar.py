@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from components import state
+from components.client import client_for, key_digest
 from components.messages import error_text
-from nexuschat.api import ChatError, list_models, make_client
+from nexuschat.api import ChatError, list_models
 from nexuschat.config import DEFAULT_BASE_URL, Settings, resolve_settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
@@ -18,16 +17,12 @@ MODELS_TTL_S = 300
 
 
 @st.cache_data(ttl=MODELS_TTL_S, show_spinner=False, max_entries=256)
-def _cached_models(base_url: str, key_fingerprint: str, nonce: int,
+def _cached_models(base_url: str, digest: str, nonce: int,
                    _settings: Settings) -> tuple[list[str], dict | None]:
     # Keyed by URL and a hash of the key, never the key itself; failures are cached too, so a
     # down server costs one timeout per TTL instead of one per rerun.
     try:
-        client = make_client(_settings)
-        try:
-            return list_models(client), None
-        finally:
-            client.close()
+        return list_models(client_for(_settings)), None
     except ChatError as exc:
         return [], {"code": exc.code, "params": exc.params}
 
@@ -36,9 +31,8 @@ def available_models(settings: Settings) -> tuple[list[str], str | None]:
     """The model ids to offer, and a note when the built-in list stands in for the server's."""
     if not settings.has_key and settings.base_url == DEFAULT_BASE_URL:
         return list(CURATED_MODELS), t("sidebar.models_no_key")
-    fingerprint = hashlib.sha256(settings.api_key.encode()).hexdigest()[:16]
     nonce = st.session_state[state.MODELS_NONCE]
-    listed, failure = _cached_models(settings.base_url, fingerprint, nonce, settings)
+    listed, failure = _cached_models(settings.base_url, key_digest(settings), nonce, settings)
     if failure or not listed:
         reason = error_text(failure["code"], failure["params"]) if failure else "—"
         return list(CURATED_MODELS), t("sidebar.models_fallback", reason=reason)

@@ -47,12 +47,15 @@ _JPEG_QUALITY = 85
 _MIN_JPEG_QUALITY = 55
 _SHRINK_STEPS = 12
 _MAX_WORKERS = 4
-_BANDS = min(4, os.cpu_count() or 1)
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_BANDS = min(4, _CPUS)
 _BAND_MIN_PIXELS = 1_000_000
 # Resizing threads are shared by all callers; Pillow releases the GIL inside resize.
 _BAND_POOL = ThreadPoolExecutor(max_workers=max(1, _BANDS - 1), thread_name_prefix="nexuschat-band")
-# Measured: after draft (or reduce) the remaining <2x step with BICUBIC matches LANCZOS to
-# ~46 dB PSNR against a full-resolution LANCZOS reference at 70% of its cost.
+# Measured on the <2x step left after draft/reduce (2000x1500 -> 1238x928), against a LANCZOS
+# resize of the full image: on photos BICUBIC equals LANCZOS (46 dB; no difference once JPEG'd),
+# on small text it is 5 dB behind LANCZOS but 3-6 dB ahead of HAMMING/BILINEAR; it takes 22 ms,
+# LANCZOS 30, HAMMING/BILINEAR 14.
 _RESAMPLE = Image.Resampling.BICUBIC
 _REDUCING_GAP = 1.5
 _TRANSPOSE = {
@@ -107,7 +110,7 @@ def prepare_images(
 ) -> list[PreparedImage | ImageError]:
     """Prepare the images of one message in parallel; failures are returned in place."""
     preset = _resolve(preset)
-    workers = max(1, min(len(items), os.cpu_count() or 1, _MAX_WORKERS))
+    workers = max(1, min(len(items), _CPUS, _MAX_WORKERS))
     bands = max(1, _BANDS // workers)  # the images already share out the cores
 
     def one(item: tuple[bytes, str]) -> PreparedImage | ImageError:

@@ -77,16 +77,15 @@ def test_tokens_per_second_from_usage_and_timings():
     assert acc.meta().ttft_s == 1.0
 
 
-def test_paced_batches_by_time_not_by_item():
-    def fast():
-        yield from range(2000)
+def test_paced_folds_every_item_but_ticks_by_time():
+    got = []
+    ticks = list(paced(iter(range(2000)), got.append, interval=0.05))
+    assert got == list(range(2000))
+    assert ticks[-1] == 2000 and ticks == sorted(ticks)
+    assert len(ticks) < 50  # thousands of items, a handful of repaints
 
-    batches = list(paced(fast(), interval=0.05))
-    assert [x for b in batches for x in b] == list(range(2000))
-    assert len(batches) < 50  # thousands of items, a handful of repaints
 
-
-def test_paced_wakes_while_the_source_is_silent():
+def test_paced_ticks_while_the_source_is_silent():
     release = threading.Event()
 
     def slow():
@@ -94,14 +93,12 @@ def test_paced_wakes_while_the_source_is_silent():
         release.wait(2)
         yield 2
 
-    gen = paced(slow(), interval=0.02)
-    seen, empty_batches = [], 0
-    for batch in gen:
-        seen.extend(batch)
-        empty_batches += not batch
-        if empty_batches == 3:
+    got, quiet_ticks = [], 0
+    for count in paced(slow(), got.append, interval=0.02):
+        quiet_ticks += count == 1
+        if quiet_ticks == 3:
             release.set()
-    assert seen == [1, 2] and empty_batches >= 3
+    assert got == [1, 2] and quiet_ticks >= 3
 
 
 def test_paced_reraises_the_source_failure_after_its_items():
@@ -109,11 +106,11 @@ def test_paced_reraises_the_source_failure_after_its_items():
         yield "a"
         raise ChatError("error.stream_cut")
 
-    got = []
+    got, ticks = [], []
     with pytest.raises(ChatError):
-        for batch in paced(failing(), interval=0.01):
-            got.extend(batch)
-    assert got == ["a"]
+        for count in paced(failing(), got.append, interval=0.01):
+            ticks.append(count)
+    assert got == ["a"] and ticks[-1] == 1
 
 
 def test_closing_paced_closes_the_source():
@@ -129,7 +126,7 @@ def test_closing_paced_closes_the_source():
             self.closed = True
 
     source = Source()
-    gen = paced(source, interval=0.01)
+    gen = paced(source, lambda item: None, interval=0.01)
     next(gen)
     gen.close()
     assert source.closed
