@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -56,6 +57,8 @@ class Message:
     meta: ReplyMeta | None = None
     earlier_attempts: tuple[str, ...] = ()
     id: str = field(default_factory=new_id)
+    parent_id: str | None = None  # the message this one answers or follows; None for the first
+    created_at: float = field(default_factory=time.time)
 
     @property
     def status(self) -> Status:
@@ -65,18 +68,31 @@ class Message:
 
 @dataclass(frozen=True)
 class Conversation:
-    """A system prompt and the turns so far; replaced, never mutated."""
+    """The branch on screen (root first) and the conversation's settings; never mutated."""
 
     messages: tuple[Message, ...] = ()
     system_prompt: str = ""
     id: str = field(default_factory=new_id)
+    title: str = ""
+    model: str = ""
+    params: dict = field(default_factory=dict)  # GenerationParams as a plain dict
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    # For each message on the path that has siblings: all of them (itself included), oldest first.
+    siblings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def append(self, message: Message) -> Conversation:
-        """A copy with `message` added at the end."""
+        """A copy with `message` added after the last one (as its child)."""
+        last = self.last
+        if last is not None and message.parent_id is None:
+            message = replace(message, parent_id=last.id)
         return replace(self, messages=(*self.messages, message))
 
     def replace_last(self, message: Message) -> Conversation:
-        """A copy whose last message is `message`."""
+        """A copy whose last message is `message` (same place in the tree)."""
+        last = self.last
+        if last is not None:
+            message = replace(message, parent_id=last.parent_id)
         return replace(self, messages=(*self.messages[:-1], message))
 
     @property
@@ -109,3 +125,12 @@ def to_openai(conversation: Conversation) -> list[dict]:
         out.append({"role": "system", "content": conversation.system_prompt})
     out.extend(message_to_openai(m) for m in sent_messages(conversation.messages))
     return out
+
+
+@dataclass(frozen=True)
+class ConversationTree:
+    """Every message of a conversation, all branches, in creation order, and the leaf shown."""
+
+    conversation: Conversation  # its `messages` are the path from the root to `leaf_id`
+    messages: tuple[Message, ...]
+    leaf_id: str | None = None

@@ -56,7 +56,7 @@ def apply_reply(conversation: Conversation, kind: TurnKind, text: str,
     if last is not None and last.role == "assistant" and last.status == "error":
         # A retried failure is replaced; any partial text it had stays readable.
         earlier = (*last.earlier_attempts, last.content) if last.content else last.earlier_attempts
-        return conversation.replace_last(replace(reply, earlier_attempts=earlier))
+        return conversation.replace_last(replace(reply, id=last.id, earlier_attempts=earlier))
     return conversation.append(reply)
 
 
