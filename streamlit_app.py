@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import state
+from components import persistence, state
 from components.live_reply import settle_live_turn
 from components.sidebar import render_sidebar
 from nexuschat.i18n import t, use_language
@@ -11,12 +11,17 @@ st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout=
 use_language("en")
 state.init_state()
 settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
+url_problem = persistence.follow_url()  # ?c=<id> names the open conversation
 
 navigation = st.navigation(
     [
         st.Page("app_pages/chat.py", title=t("nav.chat"), icon=":material/chat:", default=True),
+        st.Page("app_pages/conversations.py", title=t("nav.conversations"),
+                icon=":material/history:"),
         st.Page("app_pages/settings.py", title=t("nav.settings"), icon=":material/tune:"),
     ]
 )
 st.session_state[state.OFFERED_MODELS] = render_sidebar()
+if url_problem:
+    st.warning(t(url_problem), icon=":material/search_off:")
 navigation.run()

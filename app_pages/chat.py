@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from components import composer, live_reply, state
+from components import branches, composer, live_reply, state
 from components.messages import render_message
-from nexuschat.config import DEFAULT_BASE_URL
 from nexuschat.i18n import t
 from nexuschat.turns import retry_kind
 
@@ -12,7 +11,7 @@ settings = state.current_settings()
 params = state.current_params()
 overrides = st.session_state[state.OVERRIDES]
 models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]
-needs_key = not settings.has_key and settings.base_url == DEFAULT_BASE_URL
+needs_key = settings.needs_key
 
 if needs_key:
     st.info(t("chat.no_key"), icon=":material/key:")
@@ -30,6 +29,7 @@ if pending == "retry" and conversation.last and conversation.last.status == "err
     shown = shown[:-1]  # the failed reply is about to be replaced by the retry
 if not shown and not needs_key:
     st.caption(t("chat.empty"))
+editing = st.session_state.get(branches.EDITING)
 for index, message in enumerate(shown):
     render_message(
         message,
@@ -37,6 +37,9 @@ for index, message in enumerate(shown):
         is_last=index == len(shown) - 1 and pending is None,
         on_retry=live_reply.request_retry,
         on_continue=live_reply.request_continue,
+        editor=(lambda m=message: branches.render_editor(m)) if message.id == editing else None,
+        after=lambda m=message: (branches.render_sibling_nav(conversation, m),
+                                 branches.render_message_actions(m, busy=pending is not None)),
     )
 
 if held := st.session_state[state.DRAFT]:

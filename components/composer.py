@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
+from components import persistence, state
 from components.messages import error_text, render_images
-from nexuschat.conversation import Message
+from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
@@ -47,10 +47,18 @@ def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) 
 
 
 def send(draft: Draft) -> None:
-    """Commit the user's message and ask for a reply on this run."""
-    message = Message("user", draft.text, images=draft.images)
-    state.set_conversation(state.conversation().append(message))
+    """Commit the user's message (to the store, before any request) and ask for a reply."""
+    commit_user_message(state.conversation(), Message("user", draft.text, images=draft.images))
     st.session_state[state.DRAFT] = None
+
+
+def commit_user_message(base: Conversation, message: Message) -> None:
+    """Add `message` after `base`'s last turn (a new branch if that is not the leaf) and reply."""
+    conversation = state.with_current_settings(base, state.current_settings().model,
+                                               state.current_params()).append(message)
+    persistence.save_settings(conversation)
+    persistence.add_message(conversation, conversation.last)
+    state.set_conversation(conversation)
     st.session_state[state.PENDING] = "reply"
 
 

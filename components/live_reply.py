@@ -6,19 +6,20 @@ import time
 
 import streamlit as st
 
-from components import state
+from components import persistence, state
 from components.client import client_for
-from components.messages import AVATARS, render_reply_footer
+from components.messages import AVATARS
 from nexuschat.api import ChatError, ChatStream, build_body
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
 from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator, paced
-from nexuschat.turns import LiveTurn, TurnKind, request_messages
+from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages
 
 REPAINT_INTERVAL_S = 0.08  # repaint on a clock, never per token: per-token repaint is quadratic
 CURSOR = " ▌"
+SAVE_INTERVAL_S = 1.0  # a crash loses at most this much of a streaming reply
 
 
 def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> None:
@@ -28,8 +29,14 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
     client = client_for(settings)
     stream = ChatStream(client, body)
     live = LiveTurn(conversation, kind, ReplyAccumulator())
+    # Crash-safe: the reply's row exists (marked interrupted) before the request is sent.
+    if reply_is_new(conversation, kind):
+        persistence.add_message(conversation, live.snapshot())
+    else:
+        persistence.save_message(conversation, live.snapshot())
     st.session_state[state.LIVE_TURN] = live
     reply = live.reply
+    saved_at = time.monotonic()
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
         prefix = conversation.last.content if kind == "continue" and conversation.last else ""
         body_slot = st.empty()
@@ -43,6 +50,9 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
                 if folded != painted and reply.text:
                     body_slot.markdown(prefix + reply.text + CURSOR)
                     painted = folded
+                    if time.monotonic() - saved_at >= SAVE_INTERVAL_S:
+                        persistence.save_message(conversation, live.snapshot())
+                        saved_at = time.monotonic()
                 else:
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.
                     beat_slot.empty()
@@ -58,13 +68,10 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> No
             stream.close()
             live.end()
         stop_slot.empty()
-        updated = settle_live_turn()
-        if updated.last.content:
-            body_slot.markdown(updated.last.content)
-        else:
-            body_slot.empty()
-        render_reply_footer(updated.last, is_last=True, on_retry=request_retry,
-                            on_continue=request_continue)
+        settle_live_turn()
+    # Draw the page once more from the store: the reply's facts, and every message's controls
+    # (edit, regenerate, versions), which are hidden while a reply streams.
+    st.rerun()
 
 
 def settle_live_turn() -> Conversation:
@@ -72,7 +79,10 @@ def settle_live_turn() -> Conversation:
     live: LiveTurn | None = st.session_state.get(state.LIVE_TURN)
     if live is not None:
         st.session_state[state.LIVE_TURN] = None
-        state.set_conversation(live.settle())
+        settled = live.settle()
+        state.set_conversation(settled)
+        persistence.save_message(settled, settled.last)
+        persistence.reload_view()  # a regenerated reply has new siblings to show
     return state.conversation()
 
 

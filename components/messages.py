@@ -98,10 +98,17 @@ def render_message(
     is_last: bool,
     on_retry: Callable[[], None] | None = None,
     on_continue: Callable[[], None] | None = None,
+    editor: Callable[[], None] | None = None,
+    after: Callable[[], None] | None = None,
 ) -> None:
-    """One bubble; the last reply also gets its Retry / Continue actions."""
+    """One bubble; the last reply also gets its Retry / Continue actions.
+
+    `editor` replaces the text (an inline edit); `after` draws controls at the bubble's end.
+    """
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
-        if message.content:
+        if editor is not None:
+            editor()
+        elif message.content:
             st.markdown(message.content)
         render_images(message.images, model)
         for attempt in message.earlier_attempts:
@@ -110,6 +117,8 @@ def render_message(
         if message.role == "assistant" and message.meta:
             render_reply_footer(message, is_last=is_last, on_retry=on_retry,
                                 on_continue=on_continue)
+        if after is not None:
+            after()
 
 
 def render_reply_footer(

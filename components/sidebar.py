@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
+from components import local_provider, persistence, state
 from components.client import client_for, key_digest
 from components.messages import error_text
 from nexuschat.api import ChatError, list_models
-from nexuschat.config import DEFAULT_BASE_URL, Settings, resolve_settings
-from nexuschat.conversation import Conversation
+from nexuschat.config import (
+    DEFAULT_BASE_URL,
+    PROVIDER_API,
+    PROVIDERS,
+    Settings,
+    resolve_settings,
+)
 from nexuschat.i18n import t
+from nexuschat.local import LOCAL_MODEL
 from nexuschat.models import CURATED_MODELS, capabilities, merge_model_lists
 
 MODELS_TTL_S = 300
@@ -43,16 +49,10 @@ def _refresh_models() -> None:
     st.session_state[state.MODELS_NONCE] += 1
 
 
-def _new_chat() -> None:
-    state.set_conversation(Conversation())
-    st.session_state[state.DRAFT] = None
-    st.session_state[state.PENDING] = None
-
-
 def render_sidebar() -> list[str]:
     """Draw the sidebar; returns the model ids on offer (for the vision guard's choices)."""
     with st.sidebar:
-        st.button(t("sidebar.new_chat"), on_click=_new_chat, icon=":material/add:",
+        st.button(t("sidebar.new_chat"), on_click=persistence.start_new, icon=":material/add:",
                   width="stretch", key="new-chat")
         models = render_model_picker()
         render_provider()
@@ -63,31 +63,59 @@ def render_sidebar() -> list[str]:
 
 def render_model_picker() -> list[str]:
     """A model select box filled from GET /models (cached), with a refresh control."""
-    # The default comes from secrets/environment; the select box then owns the choice.
+    # The defaults come from secrets/environment; the widgets then own the choice.
+    if state.PROVIDER not in st.session_state:
+        st.session_state[state.PROVIDER] = resolve_settings({}, state.secrets()).provider
     if state.MODEL not in st.session_state:
         st.session_state[state.MODEL] = resolve_settings({}, state.secrets()).model
-    settings = state.current_settings()
-    listed, note = available_models(settings)
-    models = merge_model_lists(listed, st.session_state[state.MODEL])
+    settings = state.resolved_settings()  # listing models must not start the local server
+    if settings.is_local:
+        st.session_state[state.MODEL] = LOCAL_MODEL  # its only model, whatever was picked before
+        models, note = [LOCAL_MODEL], None
+    else:
+        listed, note = available_models(settings)
+        models = merge_model_lists(listed, st.session_state[state.MODEL])
     pick, refresh = st.columns([5, 1], vertical_alignment="bottom")
     pick.selectbox(t("sidebar.model"), models, key=state.MODEL)
     refresh.button("", icon=":material/refresh:", help=t("sidebar.refresh_models"),
                    on_click=_refresh_models, key="refresh-models")
     if note:
         st.caption(note)
+    if settings.is_local:
+        local_provider.render_picker_note()
     caps = capabilities(st.session_state[state.MODEL], st.session_state[state.OVERRIDES])
     st.caption(t("sidebar.capabilities", vision=t("common.yes" if caps.vision else "common.no"),
                  tools=t("common.yes" if caps.tools else "common.no")))
+    if not caps.multiple_choices:
+        st.caption(t("sidebar.single_choice"))
     return models
 
 
+def _provider_changed() -> None:
+    # Each provider offers its own models: select the new one's default.
+    st.session_state[state.MODEL] = state.default_settings(st.session_state[state.PROVIDER]).model
+
+
+def _use_api(key: str) -> None:
+    # Typing an API key or URL means using that API, not the local model.
+    if str(st.session_state.get(key) or "").strip() and \
+            st.session_state.get(state.PROVIDER) != PROVIDER_API:
+        st.session_state[state.PROVIDER] = PROVIDER_API
+        _provider_changed()
+
+
 def render_provider() -> None:
-    """Base URL and API key; the key lives in this session's memory only."""
+    """The provider (an API or the local model), base URL and API key (kept in memory only)."""
     source = state.current_key_source()
     with st.expander(t("sidebar.provider"), expanded=not source):
+        st.radio(t("sidebar.provider_choice"), PROVIDERS, key=state.PROVIDER,
+                 format_func=lambda p: t(f"sidebar.provider.{p}"), on_change=_provider_changed,
+                 label_visibility="collapsed")
         st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=DEFAULT_BASE_URL,
-                      help=t("sidebar.base_url_help", default=DEFAULT_BASE_URL))
+                      help=t("sidebar.base_url_help", default=DEFAULT_BASE_URL),
+                      on_change=_use_api, args=("w_base_url",))
         st.text_input(t("sidebar.api_key"), key="w_api_key", type="password",
-                      help=t("sidebar.api_key_help"), autocomplete="off")
+                      help=t("sidebar.api_key_help"), autocomplete="off",
+                      on_change=_use_api, args=("w_api_key",))
         if source in ("secrets", "env"):
             st.caption(t("sidebar.key_from", source=t(f"sidebar.key_source.{source}")))

@@ -8,10 +8,11 @@ from dataclasses import replace
 
 import streamlit as st
 
+from components import local_provider
 from nexuschat.config import Settings, key_source, resolve_settings
 from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
-from nexuschat.params import GenerationParams, parse_stop
+from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
@@ -39,6 +40,7 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_user": "",
 }
 MODEL = "w_model"
+PROVIDER = "w_provider"  # "api" or "local" (nexuschat.config.PROVIDERS); first set by the sidebar
 
 
 def init_state() -> None:
@@ -53,8 +55,9 @@ def init_state() -> None:
         st.session_state.setdefault(key, default)
         # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.
         st.session_state[key] = st.session_state[key]
-    if MODEL in st.session_state:
-        st.session_state[MODEL] = st.session_state[MODEL]
+    for key in (MODEL, PROVIDER):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def secrets() -> Mapping[str, object]:
@@ -67,18 +70,39 @@ def secrets() -> Mapping[str, object]:
         return {}
 
 
+def setting(name: str) -> str:
+    """A deployment setting: st.secrets first, then the environment."""
+    value = secrets().get(name) or os.environ.get(name) or ""
+    return str(value).strip()
+
+
 def widget_settings() -> dict[str, object]:
     """What the user typed in the sidebar, under the names config resolution uses."""
     return {
         "NEXUSCHAT_BASE_URL": st.session_state.get("w_base_url"),
         "NEXUSCHAT_API_KEY": st.session_state.get("w_api_key"),
         "NEXUSCHAT_MODEL": st.session_state.get(MODEL),
+        "NEXUSCHAT_PROVIDER": st.session_state.get(PROVIDER),
     }
 
 
-def current_settings() -> Settings:
-    """Provider settings for this run: widget > st.secrets > environment."""
+def resolved_settings() -> Settings:
+    """Provider settings as configured (widget > st.secrets > environment); starts nothing."""
     return resolve_settings(widget_settings(), secrets(), os.environ)
+
+
+def current_settings() -> Settings:
+    """Settings to send with this run; for the local provider, its server's (started if needed).
+
+    Starting shows a progress message where this is called, so pages call it, not the sidebar.
+    """
+    settings = resolved_settings()
+    return local_provider.connect(settings) if settings.is_local else settings
+
+
+def default_settings(provider: str) -> Settings:
+    """What `provider` uses when the user has picked nothing (the model a switch selects)."""
+    return resolve_settings({"NEXUSCHAT_PROVIDER": provider}, secrets(), os.environ)
 
 
 def current_key_source() -> str:
@@ -116,3 +140,33 @@ def conversation() -> Conversation:
 def set_conversation(value: Conversation) -> None:
     """Replace the open conversation."""
     st.session_state[CONVERSATION] = value
+
+
+def apply_conversation_settings(conversation: Conversation) -> None:
+    """Show an opened conversation's model, system prompt and parameters in the widgets.
+
+    Only before the widgets are drawn in a run (the router's start, or a callback).
+    """
+    s = st.session_state
+    if conversation.model:
+        s[MODEL] = conversation.model
+    s["w_system_prompt"] = conversation.system_prompt
+    p = from_dict(conversation.params)
+    s["w_sampling"] = ("temperature" if p.temperature is not None
+                       else "top_p" if p.top_p is not None else "default")
+    if p.temperature is not None:
+        s["w_temperature"] = p.temperature
+    if p.top_p is not None:
+        s["w_top_p"] = p.top_p
+    s["w_max_tokens"] = p.max_tokens
+    s["w_stop"] = "\n".join(stop.replace("\n", "\\n").replace("\t", "\\t") for stop in p.stop)
+    s["w_presence_penalty"] = p.presence_penalty
+    s["w_frequency_penalty"] = p.frequency_penalty
+    s["w_seed"] = p.seed
+    s["w_user"] = p.user or ""
+
+
+def with_current_settings(conversation: Conversation, model: str,
+                          params: GenerationParams) -> Conversation:
+    """The conversation carrying the model and parameters it is being sent with."""
+    return replace(conversation, model=model, params=as_dict(params))

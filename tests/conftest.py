@@ -1,6 +1,9 @@
-"""Shared fixtures: a fake OpenAI-compatible server on loopback for every tier."""
+"""Shared fixtures: a fake OpenAI-compatible server on loopback for every tier, and databases."""
 
 from __future__ import annotations
+
+import os
+import uuid
 
 import pytest
 
@@ -21,3 +24,39 @@ def fake_api(fake_api_server):
     fake_api_server.set_models(DEFAULT_MODELS)
     yield fake_api_server
     fake_api_server.reset()
+
+
+POSTGRES_URL_ENV = "NEXUSCHAT_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A URL to an empty database: a SQLite file, or a fresh schema on a real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'nexuschat.sqlite3'}"
+    else:
+        yield from _postgres_schema_url()
+
+
+def _postgres_schema_url():
+    """A schema of its own for one test (search_path points at it), dropped afterwards."""
+    import sqlalchemy as sa
+
+    url = os.environ.get(POSTGRES_URL_ENV, "").strip()
+    if not url:
+        reason = f"{POSTGRES_URL_ENV} is not set (scripts/start-postgres prints it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL tests must run in CI: {reason}")
+        pytest.skip(reason)
+    schema = f"nexuschat_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '10s'")
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        admin.dispose()

@@ -13,14 +13,16 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-apptest-secret-987654321"
 ENV_NAMES = ("NEXUSCHAT_API_KEY", "OPENAI_API_KEY", "NEXUSCHAT_BASE_URL", "NEXUSCHAT_MODEL",
-             "NEXUSCHAT_READ_TIMEOUT", "NEXUSCHAT_CONNECT_TIMEOUT")
+             "NEXUSCHAT_READ_TIMEOUT", "NEXUSCHAT_CONNECT_TIMEOUT", "NEXUSCHAT_DATABASE_URL",
+             "NEXUSCHAT_MODE", "NEXUSCHAT_DATA_DIR", "NEXUSCHAT_PROVIDER")
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    """No key or URL from the machine running the tests leaks into the app."""
+def clean_env(monkeypatch, tmp_path):
+    """No key, URL or database from the machine running the tests leaks into the app."""
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NEXUSCHAT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(ROOT)
     st.cache_data.clear()  # the model list is cached per process, like in a real server
 
@@ -33,12 +35,23 @@ def new_app(secrets: dict | None = None) -> AppTest:
     return at
 
 
+def provider_secrets(fake_api, database_url: str, **extra: str) -> dict:
+    """Secrets for an app talking to the fake API and keeping history in `database_url`."""
+    return {"NEXUSCHAT_API_KEY": KEY, "NEXUSCHAT_BASE_URL": fake_api.base_url,
+            "NEXUSCHAT_READ_TIMEOUT": "3", "NEXUSCHAT_DATABASE_URL": database_url,
+            "NEXUSCHAT_MODE": "local", **extra}
+
+
 @pytest.fixture
-def app(fake_api) -> AppTest:
+def db_url(tmp_path) -> str:
+    """A fresh SQLite database for one test."""
+    return f"sqlite:///{tmp_path / 'history.sqlite3'}"
+
+
+@pytest.fixture
+def app(fake_api, db_url) -> AppTest:
     """The app with a key and the fake API as its provider, after a first run."""
-    at = new_app({"NEXUSCHAT_API_KEY": KEY, "NEXUSCHAT_BASE_URL": fake_api.base_url,
-                  "NEXUSCHAT_READ_TIMEOUT": "3"})
-    return at.run()
+    return new_app(provider_secrets(fake_api, db_url)).run()
 
 
 def png_bytes(size=(64, 48), color=(200, 30, 30)) -> bytes:

@@ -13,7 +13,7 @@ def markdowns(at) -> list[str]:
 
 
 def test_without_a_key_the_page_says_how_to_set_one():
-    at = new_app().run()
+    at = new_app({"NEXUSCHAT_PROVIDER": "api"}).run()  # keyless default is local (integration)
     assert not at.exception
     info = " ".join(i.value for i in at.info)
     assert "NEXUSCHAT_API_KEY" in info and "secrets.toml" in info and "sidebar" in info

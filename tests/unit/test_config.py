@@ -2,9 +2,11 @@ from nexuschat.config import DEFAULT_BASE_URL, DEFAULT_MODEL, key_source, resolv
 
 
 def test_defaults_with_nothing_configured():
-    s = resolve_settings({}, {}, {})
+    s = resolve_settings({}, {}, {"NEXUSCHAT_PROVIDER": "api"})
     assert (s.base_url, s.api_key, s.model) == (DEFAULT_BASE_URL, "", DEFAULT_MODEL)
     assert not s.has_key
+    # With no key and no URL at all, the bundled local model is the provider (test_local_config).
+    assert resolve_settings({}, {}, {}).is_local
 
 
 def test_widget_beats_secrets_beats_environment():
@@ -38,3 +40,15 @@ def test_timeouts_from_environment_with_bad_values_ignored():
     s = resolve_settings({}, {}, {"NEXUSCHAT_READ_TIMEOUT": "2.5",
                                   "NEXUSCHAT_CONNECT_TIMEOUT": "x"})
     assert (s.read_timeout, s.connect_timeout) == (2.5, 10.0)
+
+
+def test_deploy_mode_is_hosted_unless_said_or_bound_to_loopback():
+    from nexuschat.config import deploy_mode
+
+    assert deploy_mode(None, "127.0.0.1") == "local"
+    assert deploy_mode("", "localhost") == "local"
+    assert deploy_mode(None, "") == "hosted"
+    assert deploy_mode(None, "0.0.0.0") == "hosted"
+    assert deploy_mode("Hosted", "127.0.0.1") == "hosted"
+    assert deploy_mode("local", "0.0.0.0") == "local"
+    assert deploy_mode("bogus", None) == "hosted"

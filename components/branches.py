@@ -1,0 +1,93 @@
+"""Branch controls: edit a question, regenerate a reply, and move between siblings (< 2/3 >)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from components import persistence, state
+from components.composer import commit_user_message
+from nexuschat.conversation import Conversation, Message
+from nexuschat.i18n import t
+
+EDITING = "editing_message"  # str | None: the id of the user message being edited
+
+
+def _index(conversation: Conversation, message_id: str) -> int:
+    return next(i for i, m in enumerate(conversation.messages) if m.id == message_id)
+
+
+def _show_sibling(message_id: str) -> None:
+    conversation = state.conversation()
+    leaf = persistence.store().latest_leaf_under(persistence.owner(), conversation.id, message_id)
+    persistence.open_conversation(conversation.id, leaf, apply_settings=False)
+
+
+def _regenerate(message_id: str) -> None:
+    conversation = state.conversation()
+    view = replace(conversation, messages=conversation.messages[:_index(conversation, message_id)])
+    state.set_conversation(view)
+    if view.last is not None:
+        persistence.store().set_leaf(persistence.owner(), view.id, view.last.id)
+    st.session_state[state.PENDING] = "reply"  # the new reply is a sibling of the old one
+
+
+def _start_edit(message_id: str) -> None:
+    st.session_state[EDITING] = message_id
+
+
+def _cancel_edit() -> None:
+    st.session_state[EDITING] = None
+
+
+def _send_edit(message_id: str, widget_key: str) -> None:
+    conversation = state.conversation()
+    index = _index(conversation, message_id)
+    original = conversation.messages[index]
+    text = (st.session_state.get(widget_key) or "").strip()
+    st.session_state[EDITING] = None
+    if not text and not original.images:
+        return
+    base = replace(conversation, messages=conversation.messages[:index])
+    edited = Message("user", text, images=original.images, parent_id=original.parent_id)
+    commit_user_message(base, edited)
+    persistence.reload_view()  # the edit is a sibling of the original: show < n/n >
+
+
+def render_sibling_nav(conversation: Conversation, message: Message) -> None:
+    """`< 2/3 >` under a message that has siblings."""
+    siblings = conversation.siblings.get(message.id)
+    if not siblings or len(siblings) < 2:
+        return
+    position = siblings.index(message.id)
+    left, middle, right, _ = st.columns([1, 1, 1, 6], vertical_alignment="center")
+    left.button("", icon=":material/chevron_left:", key=f"prev-{message.id}",
+                disabled=position == 0, help=t("branch.previous"),
+                on_click=_show_sibling, args=(siblings[max(position - 1, 0)],))
+    middle.caption(t("branch.position", index=position + 1, count=len(siblings)))
+    right.button("", icon=":material/chevron_right:", key=f"next-{message.id}",
+                 disabled=position == len(siblings) - 1, help=t("branch.next"),
+                 on_click=_show_sibling, args=(siblings[min(position + 1, len(siblings) - 1)],))
+
+
+def render_message_actions(message: Message, *, busy: bool) -> None:
+    """Edit for questions, Regenerate for replies; hidden while a reply streams."""
+    if busy:
+        return
+    if message.role == "user":
+        st.button("", icon=":material/edit:", key=f"edit-{message.id}", help=t("branch.edit"),
+                  on_click=_start_edit, args=(message.id,))
+    elif message.role == "assistant":
+        st.button("", icon=":material/autorenew:", key=f"regenerate-{message.id}",
+                  help=t("branch.regenerate"), on_click=_regenerate, args=(message.id,))
+
+
+def render_editor(message: Message) -> None:
+    """The inline editor for a question; sending it starts a new branch."""
+    key = f"edit-text-{message.id}"
+    st.text_area(t("branch.edit_label"), value=message.content, key=key)
+    left, right, _ = st.columns([1, 1, 4])
+    left.button(t("branch.send_edit"), key=f"send-edit-{message.id}", type="primary",
+                on_click=_send_edit, args=(message.id, key))
+    right.button(t("branch.cancel"), key=f"cancel-edit-{message.id}", on_click=_cancel_edit)

@@ -1,0 +1,140 @@
+"""The Conversations page's pieces: search, the list with its actions, import."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from components import persistence
+from nexuschat import exports
+from nexuschat.i18n import t
+from nexuschat.store import ConversationSummary
+
+CHAT_PAGE = "app_pages/chat.py"
+CONFIRM_DELETE = "confirm_delete"  # str | None: the conversation a delete dialog is asking about
+IMPORT_NOTICE = "import_notice"  # (kind, text) | None: the outcome of the last import
+
+
+def render_search() -> str:
+    """The search box; returns the query."""
+    return st.text_input(t("conversations.search"), key="conversation-search",
+                         placeholder=t("conversations.search_placeholder"),
+                         icon=":material/search:").strip()
+
+
+def _open(conversation_id: str) -> None:
+    persistence.open_conversation(conversation_id)
+
+
+def _rename(conversation_id: str, widget_key: str) -> None:
+    title = (st.session_state.get(widget_key) or "").strip()
+    if title:
+        persistence.store().update_settings(persistence.owner(), conversation_id, title=title)
+
+
+def _json_export(conversation_id: str) -> bytes:
+    tree = persistence.store().load_tree(persistence.owner(), conversation_id)
+    return exports.to_json(tree) if tree else b""
+
+
+def _markdown_export(conversation_id: str) -> bytes:
+    conversation = persistence.store().load(persistence.owner(), conversation_id)
+    return exports.to_markdown_zip(conversation) if conversation else b""
+
+
+def _dismiss_delete() -> None:
+    st.session_state[CONFIRM_DELETE] = None
+
+
+@st.dialog(" ", on_dismiss=_dismiss_delete)
+def _confirm_delete(summary: ConversationSummary) -> None:
+    title = summary.title or t("conversations.untitled")
+    st.markdown(t("conversations.delete_confirm", title=title))
+    left, right = st.columns(2)
+    if left.button(t("conversations.delete"), type="primary", key="delete-confirmed"):
+        st.session_state[CONFIRM_DELETE] = None
+        persistence.store().delete(persistence.owner(), summary.id)
+        if persistence.is_open(summary.id):
+            persistence.start_new()
+        st.rerun()
+    if right.button(t("branch.cancel"), key="delete-cancelled"):
+        st.session_state[CONFIRM_DELETE] = None
+        st.rerun()
+
+
+def _ask_delete(conversation_id: str) -> None:
+    st.session_state[CONFIRM_DELETE] = conversation_id
+
+
+def render_list(summaries: list[ConversationSummary], query: str) -> None:
+    """Newest first; each with open, rename, export and delete."""
+    if not summaries:
+        st.caption(t("conversations.none_found" if query else "conversations.none"))
+        return
+    for summary in summaries:
+        with st.container(border=True, key=f"conversation-{summary.id}"):
+            title = summary.title or t("conversations.untitled")
+            main, actions = st.columns([5, 3], vertical_alignment="center")
+            with main:
+                if st.button(title, key=f"open-{summary.id}", type="tertiary",
+                             on_click=_open, args=(summary.id,)):
+                    st.switch_page(CHAT_PAGE)
+                updated = dt.datetime.fromtimestamp(summary.updated_at).strftime("%Y-%m-%d %H:%M")
+                st.caption(t("conversations.meta", updated=updated, count=summary.message_count))
+                if query and summary.snippet:
+                    st.caption(summary.snippet)
+            with actions:
+                render_actions(summary)
+
+
+def render_actions(summary: ConversationSummary) -> None:
+    """Rename, export (JSON, Markdown zip) and delete for one conversation."""
+    rename, export, delete = st.columns(3)
+    with rename.popover("", icon=":material/edit:", help=t("conversations.rename")):
+        key = f"rename-text-{summary.id}"
+        st.text_input(t("conversations.rename"), value=summary.title, key=key)
+        st.button(t("conversations.rename_save"), key=f"rename-{summary.id}",
+                  on_click=_rename, args=(summary.id, key))
+    with export.popover("", icon=":material/download:", help=t("conversations.export")):
+        name = summary.title or "conversation"
+        st.download_button(t("conversations.export_json"), key=f"json-{summary.id}",
+                           data=lambda cid=summary.id: _json_export(cid),
+                           file_name=exports.safe_filename(name, "json", summary.updated_at),
+                           mime="application/json", on_click="ignore")
+        st.download_button(t("conversations.export_markdown"), key=f"md-{summary.id}",
+                           data=lambda cid=summary.id: _markdown_export(cid),
+                           file_name=exports.safe_filename(name, "zip", summary.updated_at),
+                           mime="application/zip", on_click="ignore")
+    delete.button("", icon=":material/delete:", key=f"delete-{summary.id}",
+                  help=t("conversations.delete"), on_click=_ask_delete, args=(summary.id,))
+    if st.session_state.get(CONFIRM_DELETE) == summary.id:
+        _confirm_delete(summary)
+
+
+def _import(widget_key: str) -> None:
+    upload = st.session_state.get(widget_key)
+    if upload is None:
+        return
+    try:
+        tree, notes = exports.read_any(upload.getvalue())
+    except exports.ImportProblem as problem:
+        st.session_state[IMPORT_NOTICE] = ("error", t(problem.code, **problem.params))
+        return
+    conversation_id = persistence.store().create_from_tree(persistence.owner(), tree)
+    persistence.open_conversation(conversation_id)
+    text = t("conversations.imported", title=tree.conversation.title or "")
+    if notes:
+        text += "\n\n" + "\n".join(f"- {t(code, **params)}" for code, params in notes)
+    st.session_state[IMPORT_NOTICE] = ("success", text)
+
+
+def render_import() -> None:
+    """Import a NexusChat JSON export or a plain OpenAI `messages` array."""
+    with st.expander(t("conversations.import"), icon=":material/upload:"):
+        st.file_uploader(t("conversations.import_help"), type=["json"], key="import-file",
+                         on_change=_import, args=("import-file",))
+    notice = st.session_state.pop(IMPORT_NOTICE, None)
+    if notice:
+        kind, text = notice
+        (st.success if kind == "success" else st.error)(text)

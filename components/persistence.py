@@ -1,0 +1,138 @@
+"""The bridge to the store: whose conversations these are, and writing each change through."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import replace
+
+import streamlit as st
+
+from components import state
+from nexuschat.config import deploy_mode
+from nexuschat.conversation import Conversation, Message
+from nexuschat.store import Store
+
+OWNER = "owner_token"  # str: this browser's secret owner token (hosted mode without a login)
+_TOKEN = re.compile(r"[0-9a-f]{48}")
+STORED_ID = "stored_conversation_id"  # str | None: the open conversation exists in the store
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str | None) -> Store:
+    # One engine for all sessions; the Store keeps no per-user state and is never mutated.
+    return Store.open(url)
+
+
+def database_url() -> str | None:
+    """NEXUSCHAT_DATABASE_URL from secrets, then the environment; None: the local SQLite file."""
+    return state.setting("NEXUSCHAT_DATABASE_URL") or None
+
+
+def store() -> Store:
+    """The shared store."""
+    return _open_store(database_url())
+
+
+def owner() -> str:
+    """A login's stable id; else "local" on a single-user install; else this browser's token."""
+    user = st.user
+    if user.get("is_logged_in"):
+        identity = user.get("sub") or user.get("email")
+        if identity:
+            return f"user:{user.get('iss') or ''}:{identity}"
+    mode = deploy_mode(state.setting("NEXUSCHAT_MODE"), st.get_option("server.address"))
+    if mode == "local":
+        return "local"
+    return f"session:{hashlib.sha256(_session_token().encode()).hexdigest()}"
+
+
+def _session_token() -> str:
+    # Without a login, a visitor's conversations belong to a random secret kept in the URL
+    # (?u=), so a reload or a bookmark finds them again and nobody else can; only its digest
+    # reaches the database.
+    token = st.session_state.get(OWNER)
+    if token is None:
+        offered = st.query_params.get("u", "")
+        token = offered if _TOKEN.fullmatch(offered) else secrets.token_hex(24)
+        st.session_state[OWNER] = token
+    if st.query_params.get("u") != token:
+        st.query_params["u"] = token
+    return token
+
+
+def _ensure_stored(conversation: Conversation) -> None:
+    if st.session_state.get(STORED_ID) == conversation.id:
+        return
+    store().create(owner(), replace(conversation, messages=(), siblings={}))
+    st.session_state[STORED_ID] = conversation.id
+    st.query_params["c"] = conversation.id
+
+
+def add_message(conversation: Conversation, message: Message) -> None:
+    """Commit a new message (and the conversation, the first time) before anything else runs."""
+    _ensure_stored(conversation)
+    store().add_message(owner(), conversation.id, message)
+
+
+def save_message(conversation: Conversation, message: Message) -> None:
+    """Overwrite a stored message (a reply while it streams, then its final form)."""
+    store().save_message(owner(), conversation.id, message)
+
+
+def save_settings(conversation: Conversation) -> None:
+    """Keep the conversation's model, system prompt and parameters with it."""
+    _ensure_stored(conversation)
+    store().update_settings(owner(), conversation.id, system_prompt=conversation.system_prompt,
+                            model=conversation.model, params=conversation.params)
+
+
+def open_conversation(conversation_id: str, leaf_id: str | None = None, *,
+                      apply_settings: bool = True) -> bool:
+    """Show a stored conversation (at a given leaf); False when this owner has no such one."""
+    loaded = store().load(owner(), conversation_id, leaf_id)
+    if loaded is None:
+        return False
+    if leaf_id:
+        store().set_leaf(owner(), conversation_id, leaf_id)
+    state.set_conversation(loaded)
+    if apply_settings:
+        state.apply_conversation_settings(loaded)
+    st.session_state[STORED_ID] = loaded.id
+    st.query_params["c"] = loaded.id
+    return True
+
+
+def reload_view() -> None:
+    """Re-read the open conversation's shown branch (after a new sibling or a switch)."""
+    current = state.conversation()
+    if st.session_state.get(STORED_ID) == current.id:
+        open_conversation(current.id, apply_settings=False)
+
+
+def start_new() -> None:
+    """An empty conversation; it reaches the store with its first message."""
+    state.set_conversation(Conversation())
+    st.session_state[STORED_ID] = None
+    st.session_state[state.DRAFT] = None
+    st.session_state[state.PENDING] = None
+    st.query_params.pop("c", None)
+
+
+def follow_url() -> str | None:
+    """Open the conversation named by ?c= when it is not the one shown; an error key if absent."""
+    requested = st.query_params.get("c")
+    current = state.conversation()
+    if requested and requested != current.id:
+        if not open_conversation(requested):
+            st.query_params.pop("c", None)
+            return "conversations.not_found"
+    elif not requested and st.session_state.get(STORED_ID) == current.id:
+        st.query_params["c"] = current.id  # page switches drop it; keep reloads on this chat
+    return None
+
+
+def is_open(conversation_id: str) -> bool:
+    """Whether that conversation is the one on screen."""
+    return state.conversation().id == conversation_id

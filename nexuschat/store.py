@@ -1,0 +1,756 @@
+"""Conversations kept in a database (SQLite by default, PostgreSQL for hosted deploys).
+
+Every public method takes the owner first and every statement is scoped by it. A conversation
+that is missing and one that belongs to someone else look the same, so an id reveals nothing:
+queries (`load`, `load_tree`, `list`, `delete`) answer None / [] / False, and commands that must
+change something (`add_message`, `save_message`, `set_leaf`, `latest_leaf_under`,
+`update_settings`) raise `NotFound`, a KeyError.
+
+Schema migrations are a short ordered list of steps in this module, each run in its own
+transaction and recorded in `schema_version`; `Store.open` applies the pending ones. Not Alembic:
+the schema is a handful of tables that must work on two dialects, migrations have to run at app
+start (Streamlit Cloud and the like give no shell to run a CLI in), and one list in one file,
+tested against both databases, is easier to follow than a migration environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+
+from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
+from nexuschat.images import PreparedImage
+
+DATABASE_URL_ENV = "NEXUSCHAT_DATABASE_URL"
+DATA_DIR_ENV = "NEXUSCHAT_DATA_DIR"
+SQLITE_FILENAME = "nexuschat.sqlite3"
+TITLE_CHARS = 60
+SNIPPET_CHARS = 120
+_SQLITE_BUSY_TIMEOUT_MS = 15_000  # a writer waits this long for another one instead of failing
+_MIGRATION_LOCK = 0x6E657875  # pg_advisory_xact_lock key: one migrating replica at a time
+_LIKE_ESCAPE = "\\"
+
+
+class NotFound(KeyError):
+    """No such conversation (or message) for this owner; someone else's counts as none."""
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer NexusChat than this one."""
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the conversation list."""
+
+    id: str
+    title: str
+    updated_at: float
+    message_count: int  # every stored message, all branches
+    snippet: str  # around the first search word, or the start of the current leaf
+
+
+# --- schema -------------------------------------------------------------------------------
+
+_METADATA = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+_ID = sa.String(255)
+
+schema_version = sa.Table(
+    "schema_version", _METADATA,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", sa.Double, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations", _METADATA,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("owner", _ID, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("title_search", sa.Text, nullable=False),  # lower() in Python: see _folded
+    sa.Column("system_prompt", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("leaf_id", _ID),  # the message shown last; no FK: it may point at nothing
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index(None, "owner", "updated_at"),
+)
+
+# Message ids are unique within their conversation only: an exported conversation can be
+# imported again (by anyone) with the ids it has.
+messages = sa.Table(
+    "messages", _METADATA,
+    sa.Column("conversation_id", _ID,
+              sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),  # creation order within the conversation
+    sa.Column("parent_id", _ID),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),
+    sa.Column("meta", sa.JSON(none_as_null=True)),
+    sa.Column("earlier_attempts", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.UniqueConstraint("conversation_id", "seq"),
+)
+
+# Content-addressed: the compressed bytes that were sent, once however many messages use them.
+images = sa.Table(
+    "images", _METADATA,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("mime", sa.String(100), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+)
+
+message_images = sa.Table(
+    "message_images", _METADATA,
+    sa.Column("conversation_id", _ID, primary_key=True),
+    sa.Column("message_id", _ID, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("source_bytes", sa.BigInteger, nullable=False),
+    sa.Column("source_width", sa.Integer, nullable=False),
+    sa.Column("source_height", sa.Integer, nullable=False),
+    sa.ForeignKeyConstraint(["conversation_id", "message_id"],
+                            ["messages.conversation_id", "messages.id"], ondelete="CASCADE"),
+    sa.Index(None, "sha256"),  # "is this image still used?" when a conversation is deleted
+)
+
+
+# --- migrations ---------------------------------------------------------------------------
+# Append a step to change the schema; never edit a released one. Step 1 creates the tables as
+# declared above, so a later step that alters a declared table must first freeze step 1 (copy
+# the old Table definitions into it). A test checks that migrating from empty gives exactly the
+# declared columns.
+
+Step = Callable[[sa.Connection], None]
+
+
+def _v1_initial(conn: sa.Connection) -> None:
+    _METADATA.create_all(
+        conn, tables=[conversations, messages, images, message_images], checkfirst=False
+    )
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial,)
+
+
+def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
+    """Apply the pending steps in order, each in its own transaction; returns the version."""
+    with _transaction(engine) as conn:
+        current = _schema_version(conn)
+    _refuse_newer(current, len(steps))
+    for version, step in enumerate(steps, 1):
+        if version <= current:
+            continue
+        with _transaction(engine, write=True) as conn:
+            if conn.dialect.name == "postgresql":  # replicas starting together take turns
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            schema_version.create(conn, checkfirst=True)
+            current = _schema_version(conn)  # another process may have got here first
+            _refuse_newer(current, len(steps))
+            if version <= current:
+                continue
+            step(conn)
+            conn.execute(schema_version.insert().values(version=version, applied_at=time.time()))
+            current = version
+    return current
+
+
+def _schema_version(conn: sa.Connection) -> int:
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return 0
+    return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+
+def _refuse_newer(current: int, known: int) -> None:
+    if current > known:
+        raise SchemaTooNew(
+            f"the database is at schema version {current}, this NexusChat knows {known}: "
+            "upgrade NexusChat (or point it at another database)"
+        )
+
+
+# --- engine -------------------------------------------------------------------------------
+
+
+def default_database_url(environ: Mapping[str, str] = os.environ) -> str:
+    """`NEXUSCHAT_DATABASE_URL`, else a SQLite file in the user's data dir (created)."""
+    url = environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    data_dir = environ.get(DATA_DIR_ENV, "").strip()
+    if data_dir:
+        folder = Path(data_dir).expanduser()
+    else:
+        xdg = environ.get("XDG_DATA_HOME", "").strip()
+        folder = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "nexuschat"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / SQLITE_FILENAME}"
+
+
+def normalize_url(url: str | sa.URL) -> sa.URL:
+    """`postgres://` and `postgresql://` (as hosts hand them out) use psycopg 3."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | sa.URL) -> sa.Engine:
+    """An engine set up for the store: SQLite in WAL mode with foreign keys and a busy timeout."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        # Each connection would get a database of its own; the store uses many connections.
+        raise ValueError("an in-memory SQLite database cannot hold the store: use a file")
+    engine = sa.create_engine(parsed)
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # The driver's own implicit BEGIN is turned off; _sqlite_begin emits ours.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+    # another writer committed in between (the busy timeout does not apply), so writers take
+    # the write lock up front and wait their turn.
+    write = conn.get_execution_options().get("nexuschat_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def _transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connection]:
+    with engine.connect() as conn:
+        if write:
+            conn.execution_options(nexuschat_write=True)
+        with conn.begin():
+            yield conn
+
+
+# --- plain data <-> rows ------------------------------------------------------------------
+
+
+def meta_to_json(meta: ReplyMeta | None) -> dict | None:
+    """A reply's metadata as JSON-ready data (None stays None)."""
+    return None if meta is None else asdict(meta)
+
+
+def meta_from_json(data: Mapping | None) -> ReplyMeta | None:
+    """The inverse of `meta_to_json`; keys this version does not know are ignored."""
+    if data is None:
+        return None
+    known = {f.name for f in fields(ReplyMeta)}
+    values = {k: v for k, v in data.items() if k in known}
+    if "error_params" in values:
+        values["error_params"] = dict(values["error_params"] or {})
+    return ReplyMeta(**values)
+
+
+def make_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """A conversation title from a message: its first non-empty line, cut at a word."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def _folded(text: str) -> str:
+    # Searching compares lower-cased text, lowered here rather than by SQL lower(), which
+    # folds only ASCII on SQLite and depends on the server's locale on PostgreSQL.
+    return text.lower()
+
+
+def _like_pattern(word: str) -> str:
+    for ch in (_LIKE_ESCAPE, "%", "_"):
+        word = word.replace(ch, _LIKE_ESCAPE + ch)
+    return f"%{word}%"
+
+
+def _snippet(text: str, word: str = "") -> str:
+    flat = " ".join(text.split())
+    at = flat.lower().find(word) if word else -1
+    start = max(0, at - SNIPPET_CHARS // 3) if at > 0 else 0
+    piece = flat[start:start + SNIPPET_CHARS]
+    return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(flat) else "")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
+    return {
+        "conversation_id": conversation_id,
+        "id": message.id,
+        "seq": seq,
+        "parent_id": message.parent_id,
+        "role": message.role,
+        "content": message.content,
+        "search_text": _folded(message.content),
+        "meta": meta_to_json(message.meta),
+        "earlier_attempts": list(message.earlier_attempts),
+        "created_at": message.created_at,
+    }
+
+
+def _first_user_title(items: Sequence[Message]) -> str:
+    return next((t for m in items if m.role == "user" and (t := make_title(m.content))), "")
+
+
+def _path(parents: Mapping[str, str | None], leaf: str | None) -> list[str]:
+    """Ids from the root down to `leaf` (a broken or cyclic parent chain stops the walk)."""
+    path: list[str] = []
+    seen: set[str] = set()
+    while leaf is not None and leaf in parents and leaf not in seen:
+        seen.add(leaf)
+        path.append(leaf)
+        leaf = parents[leaf]
+    return path[::-1]
+
+
+def _children(rows: Sequence[sa.Row]) -> dict[str | None, list[str]]:
+    """Children of each message (None: the roots), oldest first; `rows` are in seq order."""
+    out: dict[str | None, list[str]] = {}
+    for row in rows:
+        out.setdefault(row.parent_id, []).append(row.id)
+    return out
+
+
+# --- the store ----------------------------------------------------------------------------
+
+
+class Store:
+    """All conversations of all owners; thread-safe, holds nothing but the engine."""
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Connect (None: `default_database_url()`) and apply pending migrations."""
+        engine = make_engine(url or default_database_url())
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never the password
+        return f"Store({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # --- reading ---
+
+    def list(self, owner: str, query: str = "", limit: int = 200) -> list[ConversationSummary]:
+        """The owner's conversations, newest first; `query` words must all match (any case)."""
+        c, m = conversations, messages
+        leaf = m.alias("leaf")
+        count = (sa.select(sa.func.count()).where(m.c.conversation_id == c.c.id)
+                 .correlate(c).scalar_subquery())
+        stmt = (
+            sa.select(c.c.id, c.c.title, c.c.updated_at, count.label("n"),
+                      sa.func.substr(leaf.c.content, 1, 4 * SNIPPET_CHARS).label("leaf_text"))
+            .select_from(c.outerjoin(leaf, sa.and_(leaf.c.conversation_id == c.c.id,
+                                                   leaf.c.id == c.c.leaf_id)))
+            .where(c.c.owner == owner)
+            .order_by(c.c.updated_at.desc(), c.c.created_at.desc(), c.c.id)
+            .limit(max(0, limit))
+        )
+        words = _folded(query).split()
+        for word in words:
+            pattern = _like_pattern(word)
+            in_text = (sa.exists().where(m.c.conversation_id == c.c.id,
+                                         m.c.search_text.like(pattern, escape=_LIKE_ESCAPE))
+                       .correlate(c))
+            stmt = stmt.where(sa.or_(c.c.title_search.like(pattern, escape=_LIKE_ESCAPE),
+                                     in_text))
+        with _transaction(self._engine) as conn:
+            rows = conn.execute(stmt).all()
+            hits = self._latest_hits(conn, [r.id for r in rows], words[0]) if words else {}
+        return [
+            ConversationSummary(
+                r.id, r.title, r.updated_at, r.n,
+                _snippet(hits[r.id], words[0]) if r.id in hits else _snippet(r.leaf_text or ""),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _latest_hits(conn: sa.Connection, ids: list[str], word: str) -> dict[str, str]:
+        """The text of the latest message containing `word`, for each conversation."""
+        if not ids:
+            return {}
+        m = messages
+        latest = (
+            sa.select(m.c.conversation_id, sa.func.max(m.c.seq).label("seq"))
+            .where(m.c.conversation_id.in_(ids),
+                   m.c.search_text.like(_like_pattern(word), escape=_LIKE_ESCAPE))
+            .group_by(m.c.conversation_id)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(m.c.conversation_id, m.c.content).join(
+                latest, sa.and_(m.c.conversation_id == latest.c.conversation_id,
+                                m.c.seq == latest.c.seq))
+        )
+        return {r.conversation_id: r.content for r in rows}
+
+    def load(self, owner: str, conversation_id: str,
+             leaf_id: str | None = None) -> Conversation | None:
+        """The branch ending at `leaf_id` (default: the current leaf), or None if not the owner's.
+
+        A `leaf_id` that is not in the conversation is ignored; a stored leaf that points
+        nowhere falls back to the latest message.
+        """
+        with _transaction(self._engine) as conn:
+            loaded = self._load(conn, owner, conversation_id, leaf_id, whole_tree=False)
+        return None if loaded is None else loaded.conversation
+
+    def load_tree(self, owner: str, conversation_id: str) -> ConversationTree | None:
+        """Every message of every branch in creation order, the current branch and its leaf."""
+        with _transaction(self._engine) as conn:
+            return self._load(conn, owner, conversation_id, None, whole_tree=True)
+
+    def _load(self, conn: sa.Connection, owner: str, conversation_id: str,
+              leaf_id: str | None, *, whole_tree: bool) -> ConversationTree | None:
+        header = conn.execute(
+            sa.select(conversations).where(conversations.c.id == conversation_id,
+                                           conversations.c.owner == owner)
+        ).first()
+        if header is None:
+            return None
+        # Every branch in one query: branches are few (edits, regenerations), so the path is
+        # most of the rows anyway, and the tree is needed to find the path and its siblings.
+        rows = conn.execute(
+            sa.select(messages).where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.seq)
+        ).all()
+        parents = {r.id: r.parent_id for r in rows}
+        leaf = next((x for x in (leaf_id, header.leaf_id) if x in parents),
+                    rows[-1].id if rows else None)
+        path = _path(parents, leaf)
+        wanted = set(parents) if whole_tree else set(path)
+        pictures = self._images(conn, conversation_id, wanted)
+        built = {
+            r.id: Message(
+                role=r.role, content=r.content, images=pictures.get(r.id, ()),
+                meta=meta_from_json(r.meta), earlier_attempts=tuple(r.earlier_attempts),
+                id=r.id, parent_id=r.parent_id, created_at=r.created_at,
+            )
+            for r in rows if r.id in wanted
+        }
+        children = _children(rows)
+        siblings = {}
+        for mid in path:
+            group = children[parents[mid]]
+            if len(group) > 1:
+                siblings[mid] = tuple(group)
+        conversation = Conversation(
+            messages=tuple(built[mid] for mid in path), system_prompt=header.system_prompt,
+            id=header.id, title=header.title, model=header.model, params=dict(header.params),
+            created_at=header.created_at, updated_at=header.updated_at, siblings=siblings,
+        )
+        every = tuple(built[r.id] for r in rows) if whole_tree else ()
+        return ConversationTree(conversation=conversation, messages=every, leaf_id=leaf)
+
+    @staticmethod
+    def _images(conn: sa.Connection, conversation_id: str,
+                wanted: set[str]) -> dict[str, tuple[PreparedImage, ...]]:
+        mi = message_images
+        uses = [
+            u for u in conn.execute(
+                sa.select(mi).where(mi.c.conversation_id == conversation_id)
+                .order_by(mi.c.message_id, mi.c.position)
+            )
+            if u.message_id in wanted
+        ]
+        if not uses:
+            return {}
+        blobs = {
+            b.sha256: b for b in conn.execute(
+                sa.select(images).where(images.c.sha256.in_({u.sha256 for u in uses}))
+            )
+        }
+        out: dict[str, list[PreparedImage]] = {}
+        for u in uses:
+            blob = blobs[u.sha256]
+            out.setdefault(u.message_id, []).append(PreparedImage(
+                data=bytes(blob.data), mime=blob.mime, width=blob.width, height=blob.height,
+                name=u.name, source_bytes=u.source_bytes, source_width=u.source_width,
+                source_height=u.source_height,
+            ))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def latest_leaf_under(self, owner: str, conversation_id: str, message_id: str) -> str:
+        """Descend from `message_id` through the most recent child each time to a leaf."""
+        with _transaction(self._engine) as conn:
+            self._require(conn, owner, conversation_id)
+            rows = conn.execute(
+                sa.select(messages.c.id, messages.c.parent_id)
+                .where(messages.c.conversation_id == conversation_id).order_by(messages.c.seq)
+            ).all()
+        if message_id not in {r.id for r in rows}:
+            raise NotFound(message_id)
+        children = _children(rows)
+        seen = {message_id}
+        while children.get(message_id) and children[message_id][-1] not in seen:
+            message_id = children[message_id][-1]
+            seen.add(message_id)
+        return message_id
+
+    # --- writing ---
+
+    def create(self, owner: str, conversation: Conversation) -> None:
+        """Store a new conversation and its messages (a path; a missing parent link is the
+        previous message). Raises ValueError if its id is taken."""
+        path: list[Message] = []
+        for m in conversation.messages:
+            if path and m.parent_id is None:
+                m = replace(m, parent_id=path[-1].id)
+            path.append(m)
+        leaf = path[-1].id if path else None
+        self._insert_conversation(owner, conversation, path, leaf)
+
+    def create_from_tree(self, owner: str, tree: ConversationTree) -> str:
+        """Import every branch with the ids given; returns the id (a new one if it was taken)."""
+        items = list(tree.messages or tree.conversation.messages)
+        ids = [m.id for m in items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two messages have the same id")
+        dangling = [m.id for m in items if m.parent_id is not None and m.parent_id not in ids]
+        if dangling:
+            raise ValueError(f"messages whose parent is missing: {dangling[:5]}")
+        leaf = tree.leaf_id if tree.leaf_id in ids else (ids[-1] if ids else None)
+        conversation = tree.conversation
+        with _transaction(self._engine) as conn:
+            taken = conn.execute(
+                sa.select(conversations.c.id).where(conversations.c.id == conversation.id)
+            ).first()
+        if taken:
+            conversation = replace(conversation, id=new_id())
+        self._insert_conversation(owner, conversation, items, leaf)
+        return conversation.id
+
+    def _insert_conversation(self, owner: str, conversation: Conversation,
+                             items: list[Message], leaf: str | None) -> None:
+        title = conversation.title or _first_user_title(items)
+        try:
+            with _transaction(self._engine, write=True) as conn:
+                conn.execute(conversations.insert().values(
+                    id=conversation.id, owner=owner, title=title, title_search=_folded(title),
+                    system_prompt=conversation.system_prompt, model=conversation.model,
+                    params=dict(conversation.params), leaf_id=leaf,
+                    created_at=conversation.created_at, updated_at=conversation.updated_at,
+                ))
+                self._insert_messages(conn, conversation.id, items, first_seq=1)
+        except sa.exc.IntegrityError as e:
+            raise ValueError(f"conversation {conversation.id!r} already exists") from e
+
+    def add_message(self, owner: str, conversation_id: str, message: Message) -> None:
+        """Append under `message.parent_id` (None: a new root), make it the current leaf,
+        bump updated_at, and title an untitled conversation from a user message."""
+        with _transaction(self._engine, write=True) as conn:
+            header = conn.execute(
+                sa.select(conversations.c.title).where(conversations.c.id == conversation_id,
+                                                       conversations.c.owner == owner)
+                .with_for_update()  # PostgreSQL: one writer per conversation numbers its seq
+            ).first()
+            if header is None:
+                raise NotFound(conversation_id)
+            if message.parent_id is not None:
+                self._require_message(conn, conversation_id, message.parent_id)
+            last = conn.execute(
+                sa.select(sa.func.max(messages.c.seq))
+                .where(messages.c.conversation_id == conversation_id)
+            ).scalar()
+            try:
+                self._insert_messages(conn, conversation_id, [message], (last or 0) + 1)
+            except sa.exc.IntegrityError as e:
+                raise ValueError(f"message {message.id!r} already exists") from e
+            values: dict = {"leaf_id": message.id, "updated_at": time.time()}
+            title = "" if header.title or message.role != "user" else make_title(message.content)
+            if title:
+                values.update(title=title, title_search=_folded(title))
+            conn.execute(conversations.update()
+                         .where(conversations.c.id == conversation_id).values(**values))
+
+    def save_message(self, owner: str, conversation_id: str, message: Message) -> None:
+        """Rewrite a stored message's content, meta and earlier attempts (one UPDATE)."""
+        owned = sa.select(conversations.c.id).where(conversations.c.id == conversation_id,
+                                                    conversations.c.owner == owner)
+        stmt = (
+            messages.update()
+            .where(messages.c.conversation_id == conversation_id, messages.c.id == message.id,
+                   messages.c.conversation_id.in_(owned))
+            .values(content=message.content, search_text=_folded(message.content),
+                    meta=meta_to_json(message.meta),
+                    earlier_attempts=list(message.earlier_attempts))
+        )
+        with _transaction(self._engine, write=True) as conn:
+            if conn.execute(stmt).rowcount == 0:
+                raise NotFound(message.id)
+
+    def set_leaf(self, owner: str, conversation_id: str, leaf_id: str) -> None:
+        """Show the branch ending at `leaf_id` from now on."""
+        with _transaction(self._engine, write=True) as conn:
+            self._require(conn, owner, conversation_id)
+            self._require_message(conn, conversation_id, leaf_id)
+            conn.execute(conversations.update().where(conversations.c.id == conversation_id)
+                         .values(leaf_id=leaf_id))
+
+    def update_settings(self, owner: str, conversation_id: str, *, title: str | None = None,
+                        system_prompt: str | None = None, model: str | None = None,
+                        params: dict | None = None) -> None:
+        """Change the given settings (title: rename); the others and updated_at stay."""
+        values: dict = {}
+        if title is not None:
+            values.update(title=title, title_search=_folded(title))
+        if system_prompt is not None:
+            values["system_prompt"] = system_prompt
+        if model is not None:
+            values["model"] = model
+        if params is not None:
+            values["params"] = dict(params)
+        with _transaction(self._engine, write=True) as conn:
+            if not values:
+                self._require(conn, owner, conversation_id)
+                return
+            done = conn.execute(
+                conversations.update().where(conversations.c.id == conversation_id,
+                                             conversations.c.owner == owner).values(**values)
+            )
+            if done.rowcount == 0:
+                raise NotFound(conversation_id)
+
+    def delete(self, owner: str, conversation_id: str) -> bool:
+        """Delete a conversation, its messages and the images nothing else uses."""
+        mi = message_images
+        with _transaction(self._engine, write=True) as conn:
+            shas = set(conn.execute(
+                sa.select(mi.c.sha256).join(conversations, conversations.c.id
+                                            == mi.c.conversation_id)
+                .where(mi.c.conversation_id == conversation_id, conversations.c.owner == owner)
+            ).scalars())
+            gone = conn.execute(
+                conversations.delete().where(conversations.c.id == conversation_id,
+                                             conversations.c.owner == owner)
+            ).rowcount
+            if gone and shas:
+                unused = sa.and_(images.c.sha256.in_(shas),
+                                 ~sa.exists().where(mi.c.sha256 == images.c.sha256))
+                try:
+                    with conn.begin_nested():
+                        conn.execute(images.delete().where(unused))
+                except sa.exc.IntegrityError:
+                    pass  # a concurrent writer just used one of them again: keep them all
+        return bool(gone)
+
+    # --- helpers ---
+
+    @staticmethod
+    def _require(conn: sa.Connection, owner: str, conversation_id: str) -> None:
+        found = conn.execute(
+            sa.select(conversations.c.id).where(conversations.c.id == conversation_id,
+                                                conversations.c.owner == owner)
+        ).first()
+        if found is None:
+            raise NotFound(conversation_id)
+
+    @staticmethod
+    def _require_message(conn: sa.Connection, conversation_id: str, message_id: str) -> None:
+        found = conn.execute(
+            sa.select(messages.c.id).where(messages.c.conversation_id == conversation_id,
+                                           messages.c.id == message_id)
+        ).first()
+        if found is None:
+            raise NotFound(message_id)
+
+    @staticmethod
+    def _insert_messages(conn: sa.Connection, conversation_id: str, items: Sequence[Message],
+                         first_seq: int) -> None:
+        if not items:
+            return
+        conn.execute(messages.insert(),
+                     [_message_row(conversation_id, m, first_seq + i) for i, m in enumerate(items)])
+        blobs: dict[str, PreparedImage] = {}
+        uses = []
+        for m in items:
+            for position, img in enumerate(m.images):
+                sha = _sha256(img.data)
+                blobs.setdefault(sha, img)
+                uses.append({
+                    "conversation_id": conversation_id, "message_id": m.id, "position": position,
+                    "sha256": sha, "name": img.name, "source_bytes": img.source_bytes,
+                    "source_width": img.source_width, "source_height": img.source_height,
+                })
+        if not uses:
+            return
+        _put_images(conn, [
+            {"sha256": sha, "mime": img.mime, "data": img.data, "width": img.width,
+             "height": img.height}
+            for sha, img in blobs.items()
+        ])
+        conn.execute(message_images.insert(), uses)
+
+
+def _put_images(conn: sa.Connection, rows: list[dict]) -> None:
+    """Insert the images not stored yet."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt = pg.insert(images)
+        # A no-op update rather than DO NOTHING: it locks an existing row until commit, so a
+        # concurrent delete's image clean-up cannot remove it before our reference lands.
+        conn.execute(stmt.on_conflict_do_update(index_elements=[images.c.sha256],
+                                                set_={"sha256": stmt.excluded.sha256}), rows)
+    elif dialect == "sqlite":  # writers are serialized (BEGIN IMMEDIATE): no race to guard
+        conn.execute(sqlite.insert(images).on_conflict_do_nothing(), rows)
+    else:
+        have = set(conn.execute(sa.select(images.c.sha256)
+                                .where(images.c.sha256.in_([r["sha256"] for r in rows])))
+                   .scalars())
+        new = [r for r in rows if r["sha256"] not in have]
+        if new:
+            conn.execute(images.insert(), new)

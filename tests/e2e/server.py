@@ -1,0 +1,153 @@
+"""Real `streamlit run` processes of the app for browser tests, and Debian's Chromium settings.
+
+Used by the session-wide server (conftest.py) and by tests that need a server of their own
+(test_crash_recovery.py kills one with SIGKILL and starts another on the same data dir).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+KEY = "sk-e2e-secret-key-1234567890"
+STARTUP_TIMEOUT_S = 60
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_env(base_url: str, data_dir: Path) -> dict[str, str]:
+    """This machine's environment minus any provider settings, plus the fake API's."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("NEXUSCHAT_") and name != "OPENAI_API_KEY"
+    }
+    env["NEXUSCHAT_BASE_URL"] = base_url
+    env["NEXUSCHAT_API_KEY"] = KEY
+    env["NEXUSCHAT_PROVIDER"] = "api"  # the fake API, never the bundled local model
+    env["NEXUSCHAT_DATA_DIR"] = str(data_dir)  # history in a temp dir, never the user's own
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"  # loopback never via a proxy
+    return env
+
+
+def health_ok(url: str) -> bool:
+    """Whether Streamlit at `url` answers its health check."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class StreamlitServer:
+    """One `streamlit run streamlit_app.py` on a free loopback port, talking to `api_url`.
+
+    The Popen child is the Python process serving the app (no shell, no wrapper), so `pid`
+    is the process to kill to crash the server.
+    """
+
+    def __init__(self, api_url: str, workdir: Path, data_dir: Path | None = None,
+                 name: str = "streamlit"):
+        self.api_url = api_url
+        self.workdir = workdir
+        self.data_dir = data_dir or workdir / "data"
+        self.log_path = workdir / f"{name}.log"
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    def command(self) -> list[str]:
+        # An empty secrets file in place of .streamlit/secrets.toml: a developer's real key or
+        # URL there would otherwise win over the environment and reach a real provider.
+        secrets = self.workdir / "secrets.toml"
+        if not secrets.exists():
+            secrets.write_text("")
+        return [
+            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(self.port),
+            "--browser.gatherUsageStats", "false",
+            # Other people edit the sources while tests run: no "source changed" reruns.
+            "--server.fileWatcherType", "none",
+            "--secrets.files", str(secrets),
+        ]
+
+    def start(self) -> StreamlitServer:
+        """Start and wait until healthy; raises RuntimeError with the log if it is not."""
+        self.port = free_port()
+        command = self.command()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=app_env(self.api_url, self.data_dir),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not health_ok(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                state = (f"exited with {self.process.returncode}"
+                         if self.process.poll() is not None
+                         else f"not healthy after {STARTUP_TIMEOUT_S} s")
+                self.stop()
+                raise RuntimeError(f"Streamlit {state}: {' '.join(command)}\n{self.log()}")
+            time.sleep(0.2)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server process, as a crash or the OOM killer would, and reap it."""
+        assert self.process is not None, "not started"
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """End the server politely (SIGTERM), forcibly if it does not exit."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def leaked_key(self) -> bool:
+        """Whether the API key appears in the server's output."""
+        return KEY in self.log()
