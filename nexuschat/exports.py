@@ -19,6 +19,7 @@ from urllib.parse import unquote_to_bytes
 from PIL import Image
 
 from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
+from nexuschat.errors import Problem
 from nexuschat.i18n import CATALOGUE, DEFAULT_LANGUAGE, t
 from nexuschat.images import ImageError, PreparedImage, Preset, prepare_image
 
@@ -37,14 +38,8 @@ _SLUG_CHARS = 48
 _URL_CHARS = 80
 
 
-class ImportProblem(ValueError):
-    """A file that cannot be imported; `code` is an i18n key, `params` fill its placeholders."""
-
-    def __init__(self, code: str, **params):
-        self.code = code
-        self.params = params
-        detail = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        super().__init__(f"{code} ({detail})" if detail else code)
+class ImportProblem(Problem):
+    """A file that cannot be imported."""
 
 
 class ImportNote(NamedTuple):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import pillow_heif
 from PIL import ExifTags, Image, ImageChops, ImageCms
 
+from nexuschat.errors import Problem
+
 pillow_heif.register_heif_opener()
 
 
@@ -88,14 +90,8 @@ class PreparedImage:
         return len(self.data)
 
 
-class ImageError(ValueError):
-    """An upload that cannot be used; `code` is an i18n key, `params` fill its placeholders."""
-
-    def __init__(self, code: str, **params):
-        self.code = code
-        self.params = params
-        detail = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        super().__init__(f"{code} ({detail})" if detail else code)
+class ImageError(Problem):
+    """An upload that cannot be used."""
 
 
 def prepare_image(
