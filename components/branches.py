@@ -56,19 +56,18 @@ def _send_edit(message_id: str, widget_key: str) -> None:
 
 
 def render_sibling_nav(conversation: Conversation, message: Message) -> None:
-    """`< 2/3 >` under a message that has siblings."""
+    """`< 2/3 >` beside a message that has siblings (in the bubble's action row)."""
     siblings = conversation.siblings.get(message.id)
     if not siblings or len(siblings) < 2:
         return
     position = siblings.index(message.id)
-    left, middle, right, _ = st.columns([1, 1, 1, 6], vertical_alignment="center")
-    left.button("", icon=":material/chevron_left:", key=f"prev-{message.id}",
-                disabled=position == 0, help=t("branch.previous"),
-                on_click=_show_sibling, args=(siblings[max(position - 1, 0)],))
-    middle.caption(t("branch.position", index=position + 1, count=len(siblings)))
-    right.button("", icon=":material/chevron_right:", key=f"next-{message.id}",
-                 disabled=position == len(siblings) - 1, help=t("branch.next"),
-                 on_click=_show_sibling, args=(siblings[min(position + 1, len(siblings) - 1)],))
+    st.button("", icon=":material/chevron_left:", key=f"prev-{message.id}", type="tertiary",
+              disabled=position == 0, help=t("branch.previous"),
+              on_click=_show_sibling, args=(siblings[max(position - 1, 0)],))
+    st.caption(t("branch.position", index=position + 1, count=len(siblings)), width="content")
+    st.button("", icon=":material/chevron_right:", key=f"next-{message.id}", type="tertiary",
+              disabled=position == len(siblings) - 1, help=t("branch.next"),
+              on_click=_show_sibling, args=(siblings[min(position + 1, len(siblings) - 1)],))
 
 
 def render_message_actions(message: Message, *, busy: bool) -> None:
@@ -77,17 +76,18 @@ def render_message_actions(message: Message, *, busy: bool) -> None:
         return
     if message.role == "user":
         st.button("", icon=":material/edit:", key=f"edit-{message.id}", help=t("branch.edit"),
-                  on_click=_start_edit, args=(message.id,))
+                  type="tertiary", on_click=_start_edit, args=(message.id,))
     elif message.role == "assistant":
         st.button("", icon=":material/autorenew:", key=f"regenerate-{message.id}",
-                  help=t("branch.regenerate"), on_click=_regenerate, args=(message.id,))
+                  type="tertiary", help=t("branch.regenerate"), on_click=_regenerate,
+                  args=(message.id,))
 
 
 def render_editor(message: Message) -> None:
     """The inline editor for a question; sending it starts a new branch."""
     key = f"edit-text-{message.id}"
     st.text_area(t("branch.edit_label"), value=message.content, key=key)
-    left, right, _ = st.columns([1, 1, 4])
-    left.button(t("branch.send_edit"), key=f"send-edit-{message.id}", type="primary",
-                on_click=_send_edit, args=(message.id, key))
-    right.button(t("branch.cancel"), key=f"cancel-edit-{message.id}", on_click=_cancel_edit)
+    with st.container(horizontal=True, gap="small"):
+        st.button(t("branch.send_edit"), key=f"send-edit-{message.id}", type="primary",
+                  on_click=_send_edit, args=(message.id, key))
+        st.button(t("branch.cancel"), key=f"cancel-edit-{message.id}", on_click=_cancel_edit)

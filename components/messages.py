@@ -115,20 +115,17 @@ def render_message(
             with st.expander(t("meta.interrupted", message=f"{attempt[:60]}…")):
                 st.markdown(attempt)
         if message.role == "assistant" and message.meta:
-            render_reply_footer(message, is_last=is_last, on_retry=on_retry,
-                                on_continue=on_continue)
-        if after is not None:
-            after()
+            render_reply_footer(message)
+        with st.container(horizontal=True, gap="small", vertical_alignment="center",
+                          key=f"actions-{message.id}"):
+            if is_last:
+                render_reply_actions(message, on_retry=on_retry, on_continue=on_continue)
+            if after is not None:
+                after()
 
 
-def render_reply_footer(
-    message: Message,
-    *,
-    is_last: bool,
-    on_retry: Callable[[], None] | None,
-    on_continue: Callable[[], None] | None,
-) -> None:
-    """Reply facts, why it ended, and the actions that make sense for it."""
+def render_reply_footer(message: Message) -> None:
+    """Reply facts, and why it ended when that is worth saying."""
     meta = message.meta
     assert meta is not None
     if meta.error_code:
@@ -136,15 +133,24 @@ def render_reply_footer(
     elif note := finish_note(meta):
         st.warning(note, icon=":material/info:")
     st.caption(meta_line(meta))
-    if not is_last:
+
+
+def render_reply_actions(
+    message: Message,
+    *,
+    on_retry: Callable[[], None] | None,
+    on_continue: Callable[[], None] | None,
+) -> None:
+    """Retry after a failure, Continue after a cut; drawn into the bubble's action row."""
+    meta = message.meta
+    if meta is None:
         return
-    columns = st.columns([1, 1, 4])
     if meta.error_code and on_retry:
-        columns[0].button(t("chat.retry"), key=f"retry-{message.id}", on_click=on_retry,
-                          icon=":material/refresh:")
+        st.button(t("chat.retry"), key=f"retry-{message.id}", on_click=on_retry,
+                  icon=":material/refresh:")
     if can_continue(message) and on_continue and not meta.error_code:
-        columns[1].button(t("chat.continue"), key=f"continue-{message.id}",
-                          on_click=on_continue, icon=":material/play_arrow:")
+        st.button(t("chat.continue"), key=f"continue-{message.id}", on_click=on_continue,
+                  icon=":material/play_arrow:")
 
 
 def _count(value: int | None) -> str:
