@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components import branches, composer, live_reply, state
-from components.messages import render_message
+from components.messages import render_message, render_show_earlier
 from nexuschat.i18n import t
 from nexuschat.turns import retry_kind
 
@@ -29,8 +29,10 @@ if pending == "retry" and conversation.last and conversation.last.status == "err
     shown = shown[:-1]  # the failed reply is about to be replaced by the retry
 if not shown and not needs_key:
     st.caption(t("chat.empty"))
+hidden = max(0, len(shown) - st.session_state[state.HISTORY_WINDOW])
+render_show_earlier(hidden)
 editing = st.session_state.get(branches.EDITING)
-for index, message in enumerate(shown):
+for index, message in enumerate(shown[hidden:], start=hidden):
     render_message(
         message,
         model=settings.model,

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components import state
 from nexuschat.conversation import Message, ReplyMeta
 from nexuschat.i18n import format_bytes, t
-from nexuschat.images import PreparedImage, estimate_tokens
+from nexuschat.images import PreparedImage, estimate_tokens, thumbnail
 from nexuschat.turns import can_continue
 
 THUMBNAIL_PX = 360  # shown small, like a chat app; the full image is what was sent
@@ -22,8 +23,15 @@ def render_images(images: tuple[PreparedImage, ...], model: str) -> None:
     columns = st.columns(min(len(images), 3))
     for index, image in enumerate(images):
         with columns[index % len(columns)]:
-            st.image(image.data, width=min(image.width, THUMBNAIL_PX))
+            st.image(_thumbnail(image.sha256, image.data), width=min(image.width, THUMBNAIL_PX))
             st.caption(image_caption(image, model))
+
+
+@st.cache_data(max_entries=5000, show_spinner=False)
+def _thumbnail(digest: str, _data: bytes) -> bytes:
+    # Keyed by the content hash: made once per image, not on every rerun (Streamlit would
+    # otherwise decode, resize and re-encode every image wider than the width asked for).
+    return thumbnail(_data, THUMBNAIL_PX)[0]
 
 
 def image_caption(image: PreparedImage, model: str) -> str:
@@ -155,3 +163,14 @@ def render_reply_actions(
 
 def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
+
+
+def _show_earlier() -> None:
+    st.session_state[state.HISTORY_WINDOW] += state.HISTORY_STEP
+
+
+def render_show_earlier(hidden: int) -> None:
+    """A control to draw older messages; only the latest ones are drawn on each rerun."""
+    if hidden > 0:
+        st.button(t("chat.show_earlier", count=hidden), key="show-earlier", type="tertiary",
+                  icon=":material/expand_less:", on_click=_show_earlier)

@@ -18,6 +18,8 @@ CONVERSATION = "conversation"  # Conversation: the open chat (the store takes ov
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
 PENDING = "pending_turn"  # TurnKind | None: a turn to run on this rerun
 DRAFT = "draft"  # Draft | None: a message held back (vision guard, invalid settings)
+HISTORY_WINDOW = "history_window"  # int: how many of the latest messages are drawn
+HISTORY_STEP = 40  # drawn at first, and added per "show earlier": every message costs each rerun
 OVERRIDES = "capability_overrides"  # {model: {"vision": bool, "tools": bool}}
 MODELS_NONCE = "models_refresh"  # bumped by the refresh control to bypass the model cache
 OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers this run
@@ -50,6 +52,7 @@ def init_state() -> None:
     st.session_state.setdefault(LIVE_TURN, None)
     st.session_state.setdefault(DRAFT, None)
     st.session_state.setdefault(OVERRIDES, {})
+    st.session_state.setdefault(HISTORY_WINDOW, HISTORY_STEP)
     st.session_state.setdefault(MODELS_NONCE, 0)
     for key, default in WIDGET_DEFAULTS.items():
         st.session_state.setdefault(key, default)
@@ -138,7 +141,9 @@ def conversation() -> Conversation:
 
 
 def set_conversation(value: Conversation) -> None:
-    """Replace the open conversation."""
+    """Replace the open conversation (another one starts with the latest messages drawn)."""
+    if value.id != st.session_state[CONVERSATION].id:
+        st.session_state[HISTORY_WINDOW] = HISTORY_STEP
     st.session_state[CONVERSATION] = value
 
 

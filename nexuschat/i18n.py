@@ -63,6 +63,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "3. Set the environment variable `NEXUSCHAT_API_KEY` (or `OPENAI_API_KEY`) "
         "before starting the app.",
         "chat.stop": "Stop",
+        "chat.show_earlier": "Show earlier messages ({count} more)",
         "chat.retry": "Retry",
         "chat.send_anyway": "Send",
         "chat.continue": "Continue",

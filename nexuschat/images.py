@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import io
 import math
 import os
@@ -89,6 +91,11 @@ class PreparedImage:
         """Size of the encoded image in bytes."""
         return len(self.data)
 
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The content address of the bytes (computed once per object)."""
+        return hashlib.sha256(self.data).hexdigest()
+
 
 class ImageError(Problem):
     """An upload that cannot be used."""
@@ -126,6 +133,22 @@ def image_part(data: bytes, mime: str) -> dict:
     """OpenAI-style `image_url` content part carrying the image as a base64 data URL."""
     url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     return {"type": "image_url", "image_url": {"url": url}}
+
+
+def thumbnail(data: bytes, max_width: int) -> tuple[bytes, str]:
+    """A small copy for display (JPEG or PNG as the original), or the bytes as they are if small.
+
+    Prepared images are already upright, sRGB and metadata-free, so this only shrinks.
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        if img.width <= max_width:
+            return data, Image.MIME.get(img.format or "", "image/jpeg")
+        height = max(1, round(img.height * max_width / img.width))
+        small = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB")
+        small = small.resize((max_width, height), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        if small.mode == "RGBA":
+            return _save(small, "PNG"), "image/png"
+        return _save(small, "JPEG", quality=85), "image/jpeg"
 
 
 def estimate_tokens(width: int, height: int, model: str = "") -> int:

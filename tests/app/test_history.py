@@ -186,3 +186,27 @@ def test_delete_asks_first_then_removes_the_conversation(app, fake_api):
     app.button(key="delete-confirmed").click().run()
     assert not any(b.label == "short lived" for b in app.button)
     assert "No conversations yet" in " ".join(c.value for c in app.caption)
+
+
+def test_long_conversations_draw_the_latest_messages_and_more_on_demand(fake_api, db_url):
+    from nexuschat.conversation import Conversation, Message, ReplyMeta
+    from nexuschat.store import Store
+
+    messages = []
+    for i in range(50):
+        messages.append(Message("user", f"question {i}"))
+        messages.append(Message("assistant", f"answer {i}", meta=ReplyMeta(model="m")))
+    store = Store.open(db_url)
+    conversation = Conversation()
+    store.create("local", Conversation(id=conversation.id, messages=tuple(messages)))
+    at = reopen(fake_api, db_url, conversation.id)
+    assert "answer 49" in texts(at) and "question 30" in texts(at)
+    assert "question 29" not in texts(at)
+    at.button(key="show-earlier").click().run()
+    assert "question 10" in texts(at) and "question 9" not in texts(at)
+    at.button(key="show-earlier").click().run()
+    assert "question 0" in texts(at)
+    assert not [b for b in at.button if b.key == "show-earlier"]
+    send(at, "one more")
+    sent = fake_api.chat_requests()[-1]["messages"]
+    assert len(sent) == 101  # the request always carries the whole branch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import random
 import struct
@@ -622,3 +623,16 @@ def test_prepare_images_matches_one_by_one(photo_12mp):
     batch = prepare_images([(photo_12mp, "1.jpg"), (photo_12mp, "2.jpg")], "economy")
     single = prepare_image(photo_12mp, "1.jpg", "economy")
     assert batch[0] == single and batch[1].data == single.data
+
+
+def test_thumbnail_shrinks_wide_images_and_keeps_small_ones():
+    from nexuschat.images import thumbnail
+
+    wide = prepare_image(encode(noise((2000, 1000)), "PNG"), "wide.png")
+    small, mime = thumbnail(wide.data, 360)
+    with Image.open(io.BytesIO(small)) as img:
+        assert img.size == (360, 180)
+    assert mime in ("image/jpeg", "image/png")
+    tiny = prepare_image(encode(noise((100, 50)), "PNG"), "tiny.png")
+    assert thumbnail(tiny.data, 360)[0] is tiny.data
+    assert wide.sha256 == hashlib.sha256(wide.data).hexdigest()
