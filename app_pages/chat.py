@@ -4,7 +4,9 @@ import streamlit as st
 
 from components import branches, composer, live_reply, state
 from components.messages import render_message, render_show_earlier
+from nexuschat.conversation import has_images
 from nexuschat.i18n import t
+from nexuschat.models import capabilities
 from nexuschat.turns import retry_kind
 
 settings = state.current_settings()
@@ -53,5 +55,8 @@ if pending == "retry":
     live_reply.wait_for_retry_after(last.meta.error_params.get("retry_not_before")
                                     if last and last.meta else None)
     pending = retry_kind(conversation)
+sees_images = capabilities(settings.model, overrides).vision
+if has_images(conversation) and not sees_images:
+    st.caption(t("chat.images_not_sent", model=settings.model))
 if pending:
-    live_reply.run_turn(pending, settings, params)
+    live_reply.run_turn(pending, settings, params, vision=sees_images)

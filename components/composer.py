@@ -54,7 +54,7 @@ def send(draft: Draft) -> None:
 
 def commit_user_message(base: Conversation, message: Message) -> None:
     """Add `message` after `base`'s last turn (a new branch if that is not the leaf) and reply."""
-    conversation = state.with_current_settings(base, state.current_settings().model,
+    conversation = state.with_current_settings(base, state.resolved_settings().model,
                                                state.current_params()).append(message)
     persistence.save_settings(conversation)
     persistence.add_message(conversation, conversation.last)

@@ -22,10 +22,12 @@ CURSOR = " ▌"
 SAVE_INTERVAL_S = 1.0  # a crash loses at most this much of a streaming reply
 
 
-def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams) -> None:
+def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
+             vision: bool = True) -> None:
     """Send the conversation, paint the reply as it streams, and store it however it ends."""
     conversation = state.conversation()
-    body = build_body(settings.model, request_messages(conversation, kind), params)
+    messages = request_messages(conversation, kind, vision=vision)
+    body = build_body(settings.model, messages, params)
     client = client_for(settings)
     stream = ChatStream(client, body)
     live = LiveTurn(conversation, kind, ReplyAccumulator())

@@ -9,9 +9,16 @@ from dataclasses import replace
 import streamlit as st
 
 from components import local_provider
-from nexuschat.config import Settings, key_source, resolve_settings
+from nexuschat.config import (
+    PROVIDER_API,
+    PROVIDER_LOCAL,
+    Settings,
+    key_source,
+    resolve_settings,
+)
 from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
+from nexuschat.local import LOCAL_MODEL
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
@@ -154,6 +161,10 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     """
     s = st.session_state
     if conversation.model:
+        # The bundled model belongs to the local provider; any other model to an API.
+        local = conversation.model == LOCAL_MODEL
+        if local or s.get(PROVIDER) == PROVIDER_LOCAL:
+            s[PROVIDER] = PROVIDER_LOCAL if local else PROVIDER_API
         s[MODEL] = conversation.model
     s["w_system_prompt"] = conversation.system_prompt
     p = from_dict(conversation.params)

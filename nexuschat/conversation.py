@@ -9,6 +9,9 @@ from typing import Literal
 
 from nexuschat.images import PreparedImage, image_part
 
+# Sent in place of an image to a model that cannot read images (not shown, not stored).
+IMAGE_NOTE = "[image not shown to this model: {name}]"
+
 Role = Literal["system", "user", "assistant", "tool"]
 Status = Literal["complete", "stopped", "error"]
 
@@ -106,25 +109,36 @@ def sent_messages(messages: tuple[Message, ...]) -> list[Message]:
     return [m for m in messages if not (m.role == "assistant" and m.status == "error")]
 
 
-def message_to_openai(message: Message) -> dict:
-    """One message in the API's shape; images become data-URL content parts here."""
-    if message.images:
+def message_to_openai(message: Message, *, vision: bool = True) -> dict:
+    """One message in the API's shape; images become data-URL content parts here.
+
+    For a model that cannot see, an image becomes a short text note instead: such servers
+    reject image parts outright, and the note keeps the turn readable.
+    """
+    if message.images and vision:
         parts: list[dict] = []
         if message.content:
             parts.append({"type": "text", "text": message.content})
         parts.extend(image_part(img.data, img.mime) for img in message.images)
         return {"role": message.role, "content": parts}
+    notes = [IMAGE_NOTE.format(name=img.name or "image") for img in message.images]
     # Some servers reject null content on assistant turns; an empty string is always accepted.
-    return {"role": message.role, "content": message.content or ""}
+    return {"role": message.role, "content": "\n".join([*notes, message.content or ""]).strip()
+            if notes else message.content or ""}
 
 
-def to_openai(conversation: Conversation) -> list[dict]:
+def to_openai(conversation: Conversation, *, vision: bool = True) -> list[dict]:
     """The whole conversation as the `messages` array: system prompt first, then every turn."""
     out: list[dict] = []
     if conversation.system_prompt.strip():
         out.append({"role": "system", "content": conversation.system_prompt})
-    out.extend(message_to_openai(m) for m in sent_messages(conversation.messages))
+    out.extend(message_to_openai(m, vision=vision) for m in sent_messages(conversation.messages))
     return out
+
+
+def has_images(conversation: Conversation) -> bool:
+    """Whether any turn on the shown branch carries an image."""
+    return any(m.images for m in conversation.messages)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "3. Set the environment variable `NEXUSCHAT_API_KEY` (or `OPENAI_API_KEY`) "
         "before starting the app.",
         "chat.stop": "Stop",
+        "chat.images_not_sent": "{model} cannot read images: the images in this conversation "
+        "are sent to it as a short note, not as pictures.",
         "chat.show_earlier": "Show earlier messages ({count} more)",
         "chat.retry": "Retry",
         "chat.send_anyway": "Send",

@@ -37,6 +37,7 @@ READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 5.0
 _SPAWN_ATTEMPTS = 3  # a port picked free can be taken before the server binds it
 _ROOT = Path(__file__).resolve().parent.parent
+_LOG_ENV = "NEXUSCHAT_LOCAL_SERVER_LOG"
 
 FindSpec = Callable[[str], object]
 
@@ -168,6 +169,8 @@ class LocalServer:
         return self
 
     def _spawn(self) -> None:
+        if self._process is not None and self._process.stdin:
+            self._process.stdin.close()  # a spawn that failed: let go of its pipe
         self._spawns += 1
         self.port = free_port()
         if self._log_path:
@@ -177,6 +180,7 @@ class LocalServer:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        env[_LOG_ENV] = self._log_path  # removed by the server itself if it outlives us
         with os.fdopen(fd, "wb") as log:
             self._process = subprocess.Popen(
                 [self._python, "-m", "nexuschat.local",
@@ -188,8 +192,8 @@ class LocalServer:
             )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Block until the server lists its model; LocalServerError if it dies or times out."""
-        self.start()
+        """Block until the started server lists its model; LocalServerError if not running,
+        if it dies, or if `timeout` passes first."""
         deadline = time.monotonic() + timeout
         while not self._ready.is_set():
             with self._lock:
@@ -233,7 +237,7 @@ class LocalServer:
         atexit.unregister(self.stop)
 
     def __enter__(self) -> LocalServer:
-        self.wait_ready()
+        self.start().wait_ready()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -275,6 +279,8 @@ def _exit_with_parent() -> None:
     with contextlib.suppress(OSError, ValueError):
         while sys.stdin.buffer.read(4096):
             pass
+    with contextlib.suppress(OSError):
+        os.unlink(os.environ.get(_LOG_ENV, ""))
     os._exit(0)
 
 

@@ -27,9 +27,10 @@ INTERRUPTED = "error.interrupted"  # saved while a reply streams; replaced when 
 CONTINUE_PROMPT = "Continue exactly where your previous reply stopped, without repeating anything."
 
 
-def request_messages(conversation: Conversation, kind: TurnKind) -> list[dict]:
-    """The `messages` array for this turn."""
-    messages = to_openai(conversation)
+def request_messages(conversation: Conversation, kind: TurnKind, *,
+                     vision: bool = True) -> list[dict]:
+    """The `messages` array for this turn (images as text notes when the model cannot see)."""
+    messages = to_openai(conversation, vision=vision)
     if kind == "continue":
         messages.append({"role": "user", "content": CONTINUE_PROMPT})
     return messages

@@ -160,3 +160,13 @@ def test_model_list_comes_from_the_server_and_falls_back(fake_api):
     at.button(key="refresh-models").click().run()
     assert "server-only-model" not in at.selectbox(key="w_model").options
     assert "built-in list" in " ".join(c.value for c in at.caption)
+
+
+def test_switching_to_a_text_only_model_sends_earlier_images_as_notes(app, fake_api):
+    send(app, "a picture", ("p.png", png_bytes(), "image/png"))
+    app.selectbox(key="w_model").select("qwen3.5-plus").run()
+    assert "cannot read images" in " ".join(c.value for c in app.caption)
+    send(app, "and in words?")
+    last = fake_api.chat_requests()[-1]
+    assert all(isinstance(m["content"], str) for m in last["messages"])
+    assert "[image not shown to this model: p.png]" in last["messages"][0]["content"]

@@ -7,6 +7,9 @@ CI can never pass by silently running none of them.
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,54 @@ def browser_type_launch_args(browser_type_launch_args):
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"],
     }
+
+
+def running(pid: int | None) -> bool:
+    """Whether `pid` is a live process (a zombie counts as gone)."""
+    if pid is None:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from each process's parent id in /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it ended while we looked
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def local_servers_under(pid: int) -> list[int]:
+    """The local model servers (`python -m nexuschat.local`) started below `pid`."""
+    return [child for child in descendants(pid) if _runs_local_server(child)]
+
+
+def _runs_local_server(pid: int) -> bool:
+    try:
+        return b"nexuschat.local" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def health_ok(url: str) -> bool:
+    """Whether Streamlit's health endpoint answers "ok" (loopback, no proxy)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False

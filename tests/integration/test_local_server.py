@@ -23,6 +23,7 @@ from nexuschat.local import LOCAL_MODEL, LocalServer
 from nexuschat.models import capabilities
 from nexuschat.params import GenerationParams, to_request, validate
 from nexuschat.streaming import ReplyAccumulator, paced
+from tests.integration.conftest import running
 
 pytestmark = pytest.mark.integration
 
@@ -164,7 +165,7 @@ def test_stop_ends_the_process_group(local_setup):
     pid = server.pid
     server.wait_ready()
     server.stop()
-    assert not _running(pid)
+    assert not running(pid)
     assert not server.alive
 
 
@@ -173,7 +174,7 @@ def test_no_server_outlives_a_killed_parent(local_setup):
     code = ("import os, signal, sys\n"
             "from nexuschat.local import LocalServer\n"
             f"server = LocalServer({local_setup.model_path!r}, threads=1)\n"
-            "server.wait_ready()\n"
+            "server.start().wait_ready()\n"
             "print(server.pid, flush=True)\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n")
     parent = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -181,28 +182,18 @@ def test_no_server_outlives_a_killed_parent(local_setup):
     assert parent.returncode == -signal.SIGKILL, parent.stderr
     child = int(parent.stdout.split()[0])
     deadline = time.monotonic() + GONE_WITHIN_S
-    while _running(child) and time.monotonic() < deadline:
+    while running(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(child), "the local server outlived the app that started it"
+    assert not running(child), "the local server outlived the app that started it"
 
 
 def test_a_stopped_parent_stops_its_server_at_exit(local_setup):
     code = ("from nexuschat.local import LocalServer\n"
             f"server = LocalServer({local_setup.model_path!r}, threads=1)\n"
-            "server.wait_ready()\n"
+            "server.start().wait_ready()\n"
             "print(server.pid, flush=True)\n")  # then a normal exit: atexit stops it
     parent = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert parent.returncode == 0, parent.stderr
-    assert not _running(int(parent.stdout.split()[0]))
+    assert not running(int(parent.stdout.split()[0]))
 
-
-def _running(pid: int | None) -> bool:
-    """Whether `pid` is a live process (a zombie counts as gone)."""
-    if pid is None:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")

@@ -90,7 +90,7 @@ def test_a_server_that_cannot_start_is_an_error_not_a_hang(tmp_path):
     server = LocalServer(str(tmp_path / "missing.gguf"), threads=1)
     try:
         with pytest.raises(LocalServerError) as caught:
-            server.wait_ready(timeout=60)
+            server.start().wait_ready(timeout=60)
         assert caught.value.code == "local.error.exited"
         assert caught.value.params["code"] != 0
         assert not server.alive and not server.ready
@@ -100,11 +100,13 @@ def test_a_server_that_cannot_start_is_an_error_not_a_hang(tmp_path):
     server.stop()  # idempotent
 
 
-def test_a_stopped_server_is_not_waited_for(tmp_path):
+def test_a_server_that_is_not_running_is_not_waited_for(tmp_path):
     server = LocalServer(str(tmp_path / "missing.gguf"), threads=1)
     server.stop()
-    assert not server.ready
-    assert "port=0" in repr(server)
+    with pytest.raises(LocalServerError) as caught:
+        server.wait_ready(timeout=60)
+    assert caught.value.code == "local.error.stopped"
+    assert not server.ready and "port=0" in repr(server)
 
 
 def test_every_local_message_is_in_the_catalogue():

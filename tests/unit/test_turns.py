@@ -155,3 +155,14 @@ def test_review_holds_only_messages_with_images_that_could_be_sent():
                     review_images=True) == []
     assert blockers(Draft("x", images=(PNG,)), "qwen3.5-plus", GenerationParams(),
                     review_images=True) == ["vision"]
+
+
+def test_a_model_that_cannot_see_gets_image_notes_not_parts():
+    c = convo(Message("user", "What is this?", images=(PNG,)),
+              Message("assistant", "A cat.", meta=ReplyMeta(finish_reason="stop")),
+              Message("user", "", images=(PNG,)))
+    wire = request_messages(c, "reply", vision=False)
+    assert wire[0] == {"role": "user",
+                       "content": "[image not shown to this model: a.png]\nWhat is this?"}
+    assert wire[2] == {"role": "user", "content": "[image not shown to this model: a.png]"}
+    assert all(isinstance(m["content"], str) for m in wire)
