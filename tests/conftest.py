@@ -60,3 +60,9 @@ def _postgres_schema_url():
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     finally:
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_url() -> str | None:
+    """No default page URL (pytest-playwright's own fixture warns); e2e overrides it."""
+    return None
