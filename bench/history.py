@@ -27,7 +27,6 @@ import io
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -39,10 +38,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.report import DOC, machine, write_section
 from components.state import HISTORY_STEP
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "PERFORMANCE.md"
 SECTION = "## Long conversations"
 KEY = "sk-bench-history-0000000000"
 MODEL = "claude-sonnet-4-6"
@@ -341,14 +340,6 @@ def profile_reruns(page: Page, runs: int) -> str:
 # --- the run ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = found[1].strip() if found else cpu
-    except OSError:
-        pass
-    return f"`nproc` {len(os.sched_getaffinity(0))}, {cpu}"
 
 
 def clean_environment(data_dir: Path) -> None:
@@ -438,7 +429,7 @@ def measure(tmp: Path, fake, repeat: int, args: argparse.Namespace) -> int:
     if profile:
         print(f"pyinstrument, {PROFILE_RUNS} reruns of '{big.label}':\n{profile}")
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the {SECTION!r} section of {DOC}")
     return 0 if ok else 1
 
@@ -632,15 +623,6 @@ def average_chars() -> int:
     return round(sum(len(m.content) for m in messages) / len(messages))
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section of docs/PERFORMANCE.md, leaving others alone."""
-    doc = DOC.read_text() if DOC.exists() else "# Performance\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import io
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image, ImageDraw, ImageFilter
 
+from bench.report import DOC, machine, write_section
 from nexuschat import images
 from nexuschat.images import PRESETS, prepare_image, prepare_images
 
@@ -27,7 +27,6 @@ SEED = 20240601
 REPEAT = 9
 GOAL_FLOOR_RATIO = 2.5  # ours / bare draft decode, at most
 GOAL_FULL_RATIO = 2.0  # full decode + resize / ours, at least
-DOC = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"
 SECTION = "## Image preparation"
 
 
@@ -80,26 +79,8 @@ def full_decode_resize(data: bytes, size: tuple[int, int]) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = found[1].strip() if found else cpu
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (`nproc` {len(os.sched_getaffinity(0))}), {cpu}"
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section of docs/PERFORMANCE.md, leaving others alone."""
-    doc = DOC.read_text() if DOC.exists() else "# Performance\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(doc.rstrip("\n") + "\n")
 
 
 def mb(n: int) -> str:
@@ -181,7 +162,7 @@ def main() -> int:
         f"full/ours {full_ratio:.2f} (≥ {GOAL_FULL_RATIO})"
     )
     load = max(load, os.getloadavg()[0])
-    write_section(report(table, verdict, load))
+    write_section(SECTION, report(table, verdict, load))
     print(f"wrote the {SECTION!r} section of {DOC}")
     return 0 if ok else 1
 

@@ -23,7 +23,6 @@ import datetime
 import importlib.metadata
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import openai
 
+from bench.report import DOC, machine, write_section
 from nexuschat.api import ChatStream, build_body, make_client
 from nexuschat.config import PROVIDER_LOCAL, Settings
 from nexuschat.local import INSTALL_COMMAND, LOCAL_MODEL, LocalServer, find_setup
@@ -39,7 +39,6 @@ from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator, paced
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "PERFORMANCE.md"
 SECTION = "## Local model"
 REPAINT_INTERVAL_S = 0.08  # components/live_reply.py
 # A few paragraphs of context, as in a conversation under way; each request gets its own number
@@ -124,14 +123,6 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = found[1].strip() if found else cpu
-    except OSError:
-        pass
-    return f"`nproc` {len(os.sched_getaffinity(0))}, {cpu}"
 
 
 def version(package: str) -> str:
@@ -202,7 +193,7 @@ def main() -> int:
     print("\n".join(["", *table, "", *verdict]))
     text = report(table, verdict, rounds, tokens, max(loads, default=0.0))
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the {SECTION!r} section of {DOC}")
     return 0 if all(ok for ok, _ in goals) else 1
 
@@ -252,15 +243,6 @@ def span(values: list[int]) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section of docs/PERFORMANCE.md, leaving others alone."""
-    doc = DOC.read_text() if DOC.exists() else "# Performance\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":
