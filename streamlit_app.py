@@ -6,6 +6,7 @@ from components import persistence, state
 from components.live_reply import settle_live_turn
 from components.sidebar import render_sidebar
 from nexuschat.i18n import t, use_language
+from nexuschat.store import StoreBusy
 
 st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
 use_language("en")
@@ -24,4 +25,7 @@ navigation = st.navigation(
 st.session_state[state.OFFERED_MODELS] = render_sidebar()
 if url_problem:
     st.warning(t(url_problem), icon=":material/search_off:")
-navigation.run()
+try:
+    navigation.run()
+except StoreBusy:
+    st.error(t("store.busy"), icon=":material/database:")

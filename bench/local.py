@@ -40,7 +40,7 @@ from nexuschat.streaming import ReplyAccumulator, paced
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Local model"
-REPAINT_INTERVAL_S = 0.08  # components/live_reply.py
+REPAINT_INTERVAL_S = 0.05  # components/live_reply.py
 # A few paragraphs of context, as in a conversation under way; each request gets its own number
 # first, so the server cannot reuse the previous prompt's cache and TTFT includes reading it.
 CONTEXT = (

@@ -11,9 +11,11 @@ from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
 from nexuschat.params import GenerationParams, validate
+from nexuschat.store import StoreBusy
 from nexuschat.turns import Draft, blockers
 
 MAX_SWITCH_CHOICES = 3
+STORE_BUSY = "store_busy"  # bool: the last send could not be saved (the database was busy)
 
 
 def read_chat_input(*, disabled: bool, preset: str) -> Draft | None:
@@ -48,7 +50,13 @@ def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) 
 
 def send(draft: Draft) -> None:
     """Commit the user's message (to the store, before any request) and ask for a reply."""
-    commit_user_message(state.conversation(), Message("user", draft.text, images=draft.images))
+    try:
+        commit_user_message(state.conversation(),
+                            Message("user", draft.text, images=draft.images))
+    except StoreBusy:
+        st.session_state[state.DRAFT] = draft  # kept, with a Send button to try again
+        st.session_state[STORE_BUSY] = True
+        return
     st.session_state[state.DRAFT] = None
 
 
@@ -90,6 +98,8 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
                        + "\n".join(f"- {error_text(e.code, e.params)}"
                                    for e in draft.image_errors))
+        if st.session_state.pop(STORE_BUSY, False):
+            st.error(t("store.busy"), icon=":material/database:")
         if "review" in reasons:
             st.info(t("chat.review_images"), icon=":material/image_search:")
         if "params" in reasons:

@@ -17,7 +17,7 @@ from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator, paced
 from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages
 
-REPAINT_INTERVAL_S = 0.08  # repaint on a clock, never per token: per-token repaint is quadratic
+REPAINT_INTERVAL_S = 0.05  # repaint on a clock, never per token: per-token repaint is quadratic
 CURSOR = " ▌"
 SAVE_INTERVAL_S = 1.0  # a crash loses at most this much of a streaming reply
 
@@ -53,7 +53,8 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
                     body_slot.markdown(prefix + reply.text + CURSOR)
                     painted = folded
                     if time.monotonic() - saved_at >= SAVE_INTERVAL_S:
-                        persistence.save_message(conversation, live.snapshot())
+                        persistence.save_message(conversation, live.snapshot(),
+                                                 best_effort=True)
                         saved_at = time.monotonic()
                 else:
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
@@ -12,7 +15,7 @@ import streamlit as st
 from components import state
 from nexuschat.config import deploy_mode
 from nexuschat.conversation import Conversation, Message
-from nexuschat.store import Store
+from nexuschat.store import Store, StoreBusy
 
 OWNER = "owner_token"  # str: this browser's secret owner token (hosted mode without a login)
 _TOKEN = re.compile(r"[0-9a-f]{48}")
@@ -73,12 +76,32 @@ def _ensure_stored(conversation: Conversation) -> None:
 def add_message(conversation: Conversation, message: Message) -> None:
     """Commit a new message (and the conversation, the first time) before anything else runs."""
     _ensure_stored(conversation)
-    store().add_message(owner(), conversation.id, message)
+    _retrying(lambda: store().add_message(owner(), conversation.id, message))
 
 
-def save_message(conversation: Conversation, message: Message) -> None:
-    """Overwrite a stored message (a reply while it streams, then its final form)."""
-    store().save_message(owner(), conversation.id, message)
+def save_message(conversation: Conversation, message: Message, *,
+                 best_effort: bool = False) -> None:
+    """Overwrite a stored message (a reply while it streams, then its final form).
+
+    A best-effort save (the periodic one while streaming) is skipped when the database is
+    busy; the next one, or the final save, writes the text. Others retry briefly.
+    """
+    if best_effort:
+        with contextlib.suppress(StoreBusy):
+            store().save_message(owner(), conversation.id, message)
+        return
+    _retrying(lambda: store().save_message(owner(), conversation.id, message))
+
+
+def _retrying(write: Callable[[], None], attempts: int = 3) -> None:
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except StoreBusy:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
 
 
 def save_settings(conversation: Conversation) -> None:

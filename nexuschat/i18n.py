@@ -65,6 +65,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.stop": "Stop",
         "chat.images_not_sent": "{model} cannot read images: the images in this conversation "
         "are sent to it as a short note, not as pictures.",
+        "store.busy": "The history database is busy right now, so nothing was lost but this "
+        "step was not saved. Try again in a moment.",
         "chat.show_earlier": "Show earlier messages ({count} more)",
         "chat.retry": "Retry",
         "chat.send_anyway": "Send",

@@ -44,6 +44,10 @@ class NotFound(KeyError):
     """No such conversation (or message) for this owner; someone else's counts as none."""
 
 
+class StoreBusy(RuntimeError):
+    """The database could not take the write in time (locked, or no free connection)."""
+
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer NexusChat than this one."""
 
@@ -250,11 +254,16 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 @contextmanager
 def _transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connection]:
-    with engine.connect() as conn:
-        if write:
-            conn.execution_options(nexuschat_write=True)
-        with conn.begin():
-            yield conn
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn.execution_options(nexuschat_write=True)
+            with conn.begin():
+                yield conn
+    except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
+        # SQLite's write lock held past the busy timeout, or the pool exhausted: a passing
+        # overload the caller may retry, not a bug to show as a traceback.
+        raise StoreBusy(str(exc.orig if hasattr(exc, "orig") else exc)[:200]) from exc
 
 
 # --- plain data <-> rows ------------------------------------------------------------------

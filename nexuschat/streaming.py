@@ -136,7 +136,7 @@ def _usage_dict(usage: object) -> dict:
 
 
 def paced(source: Iterable, fold: Callable[[object], None],
-          interval: float = 0.08) -> Iterator[int]:
+          interval: float = 0.05) -> Iterator[int]:
     """Feed `source` to `fold` on a worker thread; yield how many items are folded, per tick.
 
     The consumer wakes on a steady clock (every `interval`, and once at the end), so it repaints

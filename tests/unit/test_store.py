@@ -513,3 +513,27 @@ def test_two_threads_writing_at_once_do_not_fail(store):
         (summary,) = store.list(who)
         assert summary.message_count == 41
         assert store.load(who, summary.id).messages[-1].content == "39.2"
+
+
+def test_a_write_lock_held_too_long_is_a_store_busy_error(tmp_path, monkeypatch):
+    import sqlite3
+
+    from nexuschat import store as store_module
+    from nexuschat.conversation import Conversation, Message
+    from nexuschat.store import Store, StoreBusy
+
+    monkeypatch.setattr(store_module, "_SQLITE_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "busy.sqlite3"
+    store = Store.open(f"sqlite:///{path}")
+    conversation = Conversation()
+    store.create("local", conversation)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the timeout
+    try:
+        with pytest.raises(StoreBusy):
+            store.add_message("local", conversation.id, Message("user", "x"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    store.add_message("local", conversation.id, Message("user", "y"))  # fine once released
+    store.close()
