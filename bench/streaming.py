@@ -7,19 +7,19 @@ server each token becomes visible:
 
 - raw client: the real `openai` client in its own process (the limit; no screen at all);
 - NexusChat (`streamlit_app.py`);
-- naive `st.write_stream` and naive per-token `placeholder.markdown` pages (bench/naive_apps/).
+- naive `st.write_stream` and naive per-token `placeholder.markdown` pages (bench/naive_apps/);
+- Gradio's `ChatInterface`, its reply function yielding the growing text per token (the
+  documented pattern; bench/naive_apps/gradio_app.py, from the `bench` extra).
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
-import contextlib
 import datetime
 import json
 import os
 import platform
-import re
 import socket
 import statistics
 import subprocess
@@ -31,8 +31,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.report import machine, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "PERFORMANCE.md"
 SECTION = "## Streaming to the screen"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,30 +50,63 @@ STARTUP_TIMEOUT_S = 60
 PAGE_READY_TIMEOUT_S = 30
 OURS_TIMEOUT_S = 60
 NAIVE_TIMEOUT_S = 40  # per run; a naive page slower than this is reported as "> N s"
+GRADIO_TIMEOUT_S = 90  # Gradio is known to be slow here; it gets more room, and fewer runs:
+GRADIO_REPEAT_BIG, GRADIO_REPEAT_PACED = 2, 2  # (about a minute per unbounded run)
 GOAL_RAW_RATIO = 2.0  # ours / raw client at unbounded speed, at most
 GOAL_NAIVE_SPEEDUP = 5.0  # naive page / ours at unbounded speed, at least
 GOAL_LAG_P95_MS = 150.0  # ours at 200 tokens/s, at most
 
-APPS = {  # label -> (script, env var naming the API URL)
-    "NexusChat": ("streamlit_app.py", "NEXUSCHAT_BASE_URL"),
-    "naive st.write_stream": ("bench/naive_apps/write_stream_app.py", "BENCH_BASE_URL"),
-    "naive per-token placeholder": ("bench/naive_apps/placeholder_app.py", "BENCH_BASE_URL"),
-}
+
+@dataclass(frozen=True)
+class PageKind:
+    """How to drive one UI framework's chat page: where to type, where the reply shows."""
+
+    server: str  # "streamlit" or "gradio"
+    input: str  # CSS selector of the chat input (Enter sends)
+    message: str  # selector of a chat message; the reply is the last one
+    text: str  # selector of the markdown blocks inside a message
+
+
+STREAMLIT = PageKind("streamlit", '[data-testid="stChatInputTextArea"]',
+                     '[data-testid="stChatMessage"]', '[data-testid="stMarkdownContainer"]')
+GRADIO = PageKind("gradio", 'textarea[data-testid="textbox"]', '[data-testid="bot"]',
+                  ".message-content")
+
+
+@dataclass(frozen=True)
+class App:
+    """A page under test: its script, the env var naming the API URL, and how often it runs."""
+
+    script: str
+    url_var: str
+    kind: PageKind = STREAMLIT
+    cap_s: float = NAIVE_TIMEOUT_S
+    repeat_big: int = REPEAT_BIG
+    repeat_paced: int = REPEAT_PACED
+
+
 OURS = "NexusChat"
 RAW = "raw openai client"
+GRADIO_LABEL = "Gradio ChatInterface"
+APPS = {
+    OURS: App("streamlit_app.py", "NEXUSCHAT_BASE_URL", cap_s=OURS_TIMEOUT_S),
+    "naive st.write_stream": App("bench/naive_apps/write_stream_app.py", "BENCH_BASE_URL"),
+    "naive per-token placeholder": App("bench/naive_apps/placeholder_app.py", "BENCH_BASE_URL"),
+    GRADIO_LABEL: App("bench/naive_apps/gradio_app.py", "BENCH_BASE_URL", GRADIO,
+                      GRADIO_TIMEOUT_S, GRADIO_REPEAT_BIG, GRADIO_REPEAT_PACED),
+}
 
 # Installed in the page before the prompt is sent: on every DOM change, the highest token index
 # ("w<i>") at the end of a markdown block of the last chat message, and when it first showed.
 OBSERVER_JS = r"""
-(target) => {
+([target, messageSel, textSel]) => {
   const rec = {obs: [], last: -1, doneAt: null};
   const tail = /w(\d+)\s*[\u258c\u2595]?\s*$/;
   const scan = () => {
-    const msgs = document.querySelectorAll('[data-testid="stChatMessage"]');
+    const msgs = document.querySelectorAll(messageSel);
     if (!msgs.length) return;
     let best = -1;
-    for (const md of msgs[msgs.length - 1].querySelectorAll(
-        '[data-testid="stMarkdownContainer"]')) {
+    for (const md of msgs[msgs.length - 1].querySelectorAll(textSel)) {
       const m = tail.exec(md.textContent.slice(-32));
       if (m && +m[1] > best) best = +m[1];
     }
@@ -141,6 +175,7 @@ class Run:
     seconds: float | None  # None: capped by the timeout
     lags_ms: list[float] = field(default_factory=list)
     skew_ms: float = 0.0  # the page's wall clock minus ours, already taken out of the above
+    server_cpu_s: float | None = None  # CPU the page's server process used during the run
 
 
 def lags(sent: list[float], seen: list[tuple[int, float]]) -> list[float]:
@@ -191,21 +226,29 @@ def run_raw(fake, tokens: int, tps: float | None) -> Run:
     return Run(result["last"] - received, lags(fake.send_log[-1], seen))
 
 
-def run_page(browser, url: str, fake, tokens: int, tps: float | None, timeout_s: float) -> Run:
-    """A fresh browser context (a new Streamlit session): send the prompt, wait for the end."""
+def open_page(browser, url: str, kind: PageKind):
+    """A fresh browser context (a new session) on `url`, ready for input: (context, page, box)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_READY_TIMEOUT_S * 1000)
+    page.goto(url, wait_until="domcontentloaded")
+    box = page.locator(kind.input)
+    box.wait_for(state="visible")
+    if kind.server == "streamlit":
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    return context, page, box
+
+
+def run_page(browser, url: str, kind: PageKind, fake, tokens: int, tps: float | None,
+             timeout_s: float) -> Run:
+    """A fresh browser context (a new session): send the prompt, wait for the end."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     fake.reset()
     fake.send_log.clear()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context, page, box = open_page(browser, url, kind)
     try:
-        page = context.new_page()
-        page.set_default_timeout(PAGE_READY_TIMEOUT_S * 1000)
-        page.goto(url, wait_until="domcontentloaded")
-        box = page.get_by_test_id("stChatInputTextArea")
-        box.wait_for(state="visible")
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-        page.evaluate(OBSERVER_JS, tokens - 1)
+        page.evaluate(OBSERVER_JS, [tokens - 1, kind.message, kind.text])
         skew = clock_skew(page)
         fake.script(behaviour(tokens, tps))
         box.fill(PROMPT)
@@ -242,9 +285,21 @@ def clock_skew(page, tries: int = 5) -> float:
 def clean_env() -> dict[str, str]:
     """This environment minus provider settings; loopback never through a proxy."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("NEXUSCHAT_", "BENCH_")) and k != "OPENAI_API_KEY"}
+           if not k.startswith(("NEXUSCHAT_", "BENCH_", "GRADIO_")) and k != "OPENAI_API_KEY"}
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     return env
+
+
+def app_env(url_var: str, api_url: str, data_dir: Path) -> dict[str, str]:
+    """What every page under test runs with: the fake API, a throwaway store, no telemetry."""
+    return clean_env() | {
+        url_var: api_url,
+        "NEXUSCHAT_PROVIDER": "api",  # the fake API, never the bundled local model
+        "NEXUSCHAT_API_KEY": "sk-bench-not-a-key",
+        "NEXUSCHAT_DATA_DIR": str(data_dir),  # history in a temp dir, never the user's own
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+    }
 
 
 def free_port() -> int:
@@ -262,32 +317,40 @@ def healthy(url: str) -> bool:
         return False
 
 
-class StreamlitApp:
-    """`streamlit run script` on a free loopback port, talking to the fake API; restartable."""
+class AppServer:
+    """`streamlit run script` (or a Gradio script) on a free loopback port; restartable."""
 
-    def __init__(self, script: str, url_var: str, api_url: str, workdir: Path) -> None:
-        self.script, self.workdir = script, workdir
-        self.env = clean_env() | {url_var: api_url, "NEXUSCHAT_API_KEY": "sk-bench-not-a-key"}
+    def __init__(self, script: str, url_var: str, api_url: str, workdir: Path,
+                 server: str = "streamlit") -> None:
+        self.script, self.workdir, self.server = script, workdir, server
+        self.env = app_env(url_var, api_url, workdir / "data")
         self.process: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self) -> StreamlitApp:
+    def command(self, port: int) -> list[str]:
+        if self.server == "gradio":  # binds 127.0.0.1:BENCH_PORT itself (gradio_app.py)
+            self.env["BENCH_PORT"] = str(port)
+            return [sys.executable, self.script]
         secrets = self.workdir / "secrets.toml"
         secrets.write_text("")  # a developer's real secrets must not win over the fake URL
-        port = free_port()
-        command = [
+        return [
             sys.executable, "-m", "streamlit", "run", self.script,
             "--server.headless", "true", "--server.address", "127.0.0.1",
             "--server.port", str(port), "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--secrets.files", str(secrets),
         ]
-        log_path = self.workdir / f"streamlit-{port}.log"
+
+    def start(self) -> AppServer:
+        port = free_port()
+        command = self.command(port)
+        log_path = self.workdir / f"{self.server}-{port}.log"
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{port}"
+        health = f"{self.url}/_stcore/health" if self.server == "streamlit" else f"{self.url}/"
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not healthy(f"{self.url}/_stcore/health"):
+        while not healthy(health):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.script} did not start:\n"
@@ -328,6 +391,12 @@ class Result:
             return None
         return statistics.median(r.seconds for r in self.runs)
 
+    @property
+    def server_cpu_s(self) -> float | None:
+        """Median CPU seconds of the page's server process per run (None: no server)."""
+        values = [r.server_cpu_s for r in self.runs if r.server_cpu_s is not None]
+        return statistics.median(values) if values else None
+
     def lag(self, q: float | None) -> float | None:
         """Median over runs of the q-th percentile lag in ms (q None: the last token's lag)."""
         if self.capped or not self.runs[0].lags_ms:
@@ -350,13 +419,26 @@ class Reader:
 
     fake: object
     browser: object = None
-    app: StreamlitApp | None = None
-    cap_s: float | None = None
+    app: AppServer | None = None
+    spec: App | None = None
+
+    @property
+    def cap_s(self) -> float | None:
+        return self.spec.cap_s if self.spec else None
+
+    def repeat(self, paced: bool) -> int:
+        if self.spec is None:
+            return REPEAT_PACED if paced else REPEAT_BIG
+        return self.spec.repeat_paced if paced else self.spec.repeat_big
 
     def read(self, tokens: int, tps: float | None) -> Run:
         if self.app is None:
             return run_raw(self.fake, tokens, tps)
-        return run_page(self.browser, self.app.url, self.fake, tokens, tps, self.cap_s)
+        before = cpu_seconds(self.app.process.pid)
+        run = run_page(self.browser, self.app.url, self.spec.kind, self.fake, tokens, tps,
+                       self.cap_s)
+        run.server_cpu_s = cpu_seconds(self.app.process.pid) - before
+        return run
 
     def warm_up(self) -> None:
         self.read(WARMUP_TOKENS, None)
@@ -368,27 +450,36 @@ class Reader:
             self.warm_up()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def describe(run: Run) -> str:
     shown = "timeout" if run.seconds is None else f"{run.seconds:.2f} s"
     if run.lags_ms:
         shown += (f", lag p50 {percentile(run.lags_ms, 50):.0f} ms"
                   f" p95 {percentile(run.lags_ms, 95):.0f} ms last {run.lags_ms[-1]:.0f} ms")
+    if run.server_cpu_s is not None:
+        shown += f", server CPU {run.server_cpu_s:.2f} s"
     if run.skew_ms:
         shown += f" (page clock {run.skew_ms:+.1f} ms)"
     return shown
 
 
-def rounds(readers: dict[str, Reader], tokens: int, tps: float | None,
-           repeat: int) -> dict[str, Result]:
-    """`repeat` rounds, each running every reader once in turn, so drifts hit all alike.
+def rounds(readers: dict[str, Reader], tokens: int, tps: float | None) -> dict[str, Result]:
+    """Rounds, each running every reader once in turn, so drifts hit all alike; a reader with
+    fewer repetitions (Gradio) sits out the later rounds.
 
     A reader cut by its timeout is not run again (it is too slow to be worth repeating), and its
     server is restarted and warmed up: its script is still streaming into a closed session.
     """
     runs: dict[str, list[Run]] = {label: [] for label in readers}
-    for n in range(repeat):
+    paced = tps is not None
+    for n in range(max(reader.repeat(paced) for reader in readers.values())):
         for label, reader in readers.items():
-            if any(r.seconds is None for r in runs[label]):
+            if n >= reader.repeat(paced) or any(r.seconds is None for r in runs[label]):
                 continue
             run = reader.read(tokens, tps)
             runs[label].append(run)
@@ -399,29 +490,6 @@ def rounds(readers: dict[str, Reader], tokens: int, tps: float | None,
     return {label: Result(runs[label], readers[label].cap_s) for label in readers}
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = found[1].strip() if found else cpu
-    return f"`nproc` {len(os.sched_getaffinity(0))}, {cpu}"
-
-
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section of docs/PERFORMANCE.md, leaving others alone."""
-    doc = DOC.read_text() if DOC.exists() else "# Performance\n"
-    text = text.rstrip("\n") + "\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text, doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    # keep a blank line above our heading, whatever the section before it ends with
-    doc = re.sub(rf"(?<=[^\n])\n(?={re.escape(SECTION)}\n)", "\n\n", doc)
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(doc.rstrip("\n") + "\n")
-
-
 def fmt(value: float | None, spec: str = ".0f", capped: str = "—") -> str:
     return capped if value is None else format(value, spec)
 
@@ -430,10 +498,11 @@ def report(big: dict[str, Result], paced: dict[str, Result]) -> tuple[list[str],
     """The table, the goal lines, and whether every goal for ours is met."""
     raw_s, ours_s = big[RAW].seconds, big[OURS].seconds
     table = [
-        f"| reader | {BIG_TOKENS:,} tokens unbounded: s | × raw | naive / ours "
+        f"| reader | {BIG_TOKENS:,} tokens unbounded: s | × raw | baseline / ours "
+        "| server CPU s "
         f"| {PACED_TOKENS:,} tokens at {PACE_TPS}/s: lag p50 ms | lag p95 ms "
         "| last token's lag ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label in (RAW, *APPS):
         b, p = big[label], paced[label]
@@ -446,7 +515,8 @@ def report(big: dict[str, Result], paced: dict[str, Result]) -> tuple[list[str],
                        else f"{b.seconds / ours_s:.2f}")
         cut = f"> {p.cap_s:.0f} s" if p.capped else "—"
         table.append(
-            f"| {label} | {b.text()} | {ratio} | {speedup} | {fmt(p.lag(50), capped=cut)} "
+            f"| {label} | {b.text()} | {ratio} | {speedup} | {fmt(b.server_cpu_s, '.2f')} "
+            f"| {fmt(p.lag(50), capped=cut)} "
             f"| {fmt(p.lag(95), capped=cut)} | {fmt(p.lag(None), capped=cut)} |"
         )
 
@@ -480,23 +550,26 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     started = time.monotonic()
+    load = [os.getloadavg()[0]]
     fake = timed_fake_api()
-    apps: list[StreamlitApp] = []
+    apps: list[AppServer] = []
     try:
         with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="nexuschat-bench-") as tmp:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=CHROMIUM_ARGS)
             try:
                 readers = {RAW: Reader(fake)}
-                for label, (script, url_var) in APPS.items():
-                    apps.append(StreamlitApp(script, url_var, fake.base_url, Path(tmp)).start())
-                    readers[label] = Reader(fake, browser, apps[-1],
-                                            OURS_TIMEOUT_S if label == OURS else NAIVE_TIMEOUT_S)
+                for label, spec in APPS.items():
+                    apps.append(AppServer(spec.script, spec.url_var, fake.base_url, Path(tmp),
+                                          spec.kind.server).start())
+                    readers[label] = Reader(fake, browser, apps[-1], spec)
                 print("warming up: one short reply per reader", flush=True)
                 for reader in readers.values():
                     reader.warm_up()
-                big = rounds(readers, BIG_TOKENS, None, REPEAT_BIG)
-                paced = rounds(readers, PACED_TOKENS, PACE_TPS, REPEAT_PACED)
+                big = rounds(readers, BIG_TOKENS, None)
+                load.append(os.getloadavg()[0])
+                paced = rounds(readers, PACED_TOKENS, PACE_TPS)
+                load.append(os.getloadavg()[0])
             finally:
                 browser.close()
                 for app in apps:
@@ -511,20 +584,40 @@ def main() -> int:
     print("\n".join(goals))
     print(f"\n(total {time.monotonic() - started:.0f} s)")
 
+    import gradio
     import openai
     import streamlit
 
+    from components.live_reply import REPAINT_INTERVAL_S
+
+    gradio_spec = APPS[GRADIO_LABEL]
+    gradio_big, gradio_paced = big[GRADIO_LABEL], paced[GRADIO_LABEL]
+    per_update = (f"more than {gradio_big.cap_s / BIG_TOKENS * 1000:.1f} ms" if gradio_big.capped
+                  else f"about {gradio_big.seconds / BIG_TOKENS * 1000:.1f} ms")
+    gradio_cpu = ("" if gradio_big.server_cpu_s is None else
+                  f"; its server process used {gradio_big.server_cpu_s:.1f} s of CPU in that "
+                  "time")
+    gradio_p95 = gradio_paced.lag(95)
+    gradio_paced_text = (f"At {PACE_TPS} tokens/s Gradio was cut by its timeout; "
+                         if gradio_p95 is None else
+                         f"At {PACE_TPS} tokens/s Gradio keeps up (lag p95 {gradio_p95:.0f} ms); "
+                         if gradio_p95 <= GOAL_LAG_P95_MS else
+                         f"At {PACE_TPS} tokens/s Gradio falls behind (lag p95 "
+                         f"{gradio_p95:.0f} ms); ")
     verdict = "all met" if ok else "NOT all met"
     skew = max(abs(r.skew_ms) for res in (*big.values(), *paced.values()) for r in res.runs)
-    write_section("\n".join([
+    write_section(SECTION, "\n".join([
         SECTION,
         "",
         f"Measured {datetime.date.today().isoformat()} on {machine()}, Python "
         f"{platform.python_version()}, Streamlit {streamlit.__version__}, openai "
-        f"{openai.__version__}, headless Debian Chromium driven by Playwright. Median of "
-        f"{REPEAT_BIG} runs unbounded and {REPEAT_PACED} paced, in rounds that take every reader "
-        "in turn, after a warm-up per reader; every page run is a fresh browser context (a "
-        "fresh session). Fake API on loopback (`tests/fake_api`), 1 word per chunk.",
+        f"{openai.__version__}, Gradio {gradio.__version__}, headless Debian Chromium driven by "
+        f"Playwright; 1-minute load average {min(load):.1f} to {max(load):.1f} during the run "
+        f"(other work on the machine). Median of {REPEAT_BIG} runs unbounded and {REPEAT_PACED} "
+        f"paced (Gradio: {gradio_spec.repeat_big} and {gradio_spec.repeat_paced}, as one "
+        "unbounded Gradio run takes up to a minute), in rounds that take every reader in turn, "
+        "after a warm-up per reader; every page run is a fresh browser context (a fresh "
+        "session). Fake API on loopback (`tests/fake_api`), 1 word per chunk.",
         "",
         "Seconds run from the chat request reaching the fake server to the last token being in "
         "the page's DOM (a MutationObserver stamps `performance.timeOrigin + performance.now()`, "
@@ -534,23 +627,32 @@ def main() -> int:
         "one) first appeared in the page minus when the server flushed it (stamped server-side); "
         f"p50/p95 over the {PACED_TOKENS:,} tokens, median over runs. The page clock's offset "
         f"from the server's is measured each run (at most {skew:.1f} ms here) and taken out. "
-        "Naive pages are "
-        "`bench/naive_apps/` (the tutorial `st.write_stream`, and `placeholder.markdown` per "
-        f"token); a run slower than {NAIVE_TIMEOUT_S} s is cut and shown as \"> N\".",
+        "Baselines are "
+        "`bench/naive_apps/`: the tutorial `st.write_stream`, `placeholder.markdown` per "
+        "token, and Gradio's `ChatInterface` whose function yields the growing text per token "
+        "(the documented pattern; the reply is the last `[data-testid=\"bot\"]` message). A "
+        f"run slower than {NAIVE_TIMEOUT_S} s ({gradio_spec.cap_s:.0f} s for Gradio) is cut and "
+        "shown as \"> N\".",
         "",
         *table,
         "",
         *[f"- {g}" for g in goals],
         "",
-        "NexusChat repaints on an 80 ms clock (`components/live_reply.py`), so at a steady pace "
+        f"NexusChat repaints on a {REPAINT_INTERVAL_S * 1000:.0f} ms clock "
+        "(`components/live_reply.py`), so at a steady pace "
         "its lag is about half that interval plus the render; the naive pages repaint per token, "
         "which keeps up at 200 tokens/s but costs work growing with the square of the reply "
-        "(every token re-sends and re-renders the whole text), hence their unbounded times.",
+        "(every token re-sends and re-renders the whole text), hence their unbounded times. "
+        f"{gradio_paced_text}at full speed each yielded update costs it {per_update} end to end "
+        f"({gradio_big.text()} s for {BIG_TOKENS:,} updates{gradio_cpu}), so it falls further "
+        "behind with every token. Server CPU: user + system time of the page's server process "
+        "during an unbounded run (`/proc`), median.",
         "",
         f"Goals for NexusChat: **{verdict}**.",
         "",
-        "Reproduce: `.venv/bin/python -m bench.streaming` (from the repository root; about "
-        "4 minutes; it rewrites this section).",
+        "Reproduce: `.venv/bin/pip install -e '.[bench]'` once (Gradio), then "
+        "`.venv/bin/python -m bench.streaming` (from the repository root; about "
+        f"{max(1, round((time.monotonic() - started) / 60))} minutes; it rewrites this section).",
     ]) + "\n")
     return 0 if ok else 1
 
