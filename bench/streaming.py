@@ -15,6 +15,7 @@ server each token becomes visible:
 from __future__ import annotations
 
 import argparse
+import ast
 import bisect
 import datetime
 import json
@@ -546,6 +547,22 @@ def report(big: dict[str, Result], paced: dict[str, Result]) -> tuple[list[str],
     return table, goals, ok
 
 
+def minutes(seconds: float) -> str:
+    """A run's length for the doc's "Reproduce" line: "1 minute", "5 minutes"."""
+    n = max(1, round(seconds / 60))
+    return f"{n} minute{'s' if n > 1 else ''}"
+
+
+def repaint_interval_s() -> float:
+    """The app's repaint clock, read from its source (importing it would need a runtime)."""
+    tree = ast.parse((ROOT / "components" / "live_reply.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "REPAINT_INTERVAL_S" for t in node.targets):
+            return float(ast.literal_eval(node.value))
+    raise RuntimeError("REPAINT_INTERVAL_S not found in components/live_reply.py")
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -588,7 +605,7 @@ def main() -> int:
     import openai
     import streamlit
 
-    from components.live_reply import REPAINT_INTERVAL_S
+    repaint_s = repaint_interval_s()
 
     gradio_spec = APPS[GRADIO_LABEL]
     gradio_big, gradio_paced = big[GRADIO_LABEL], paced[GRADIO_LABEL]
@@ -638,7 +655,7 @@ def main() -> int:
         "",
         *[f"- {g}" for g in goals],
         "",
-        f"NexusChat repaints on a {REPAINT_INTERVAL_S * 1000:.0f} ms clock "
+        f"NexusChat repaints on a {repaint_s * 1000:.0f} ms clock "
         "(`components/live_reply.py`), so at a steady pace "
         "its lag is about half that interval plus the render; the naive pages repaint per token, "
         "which keeps up at 200 tokens/s but costs work growing with the square of the reply "
@@ -652,7 +669,7 @@ def main() -> int:
         "",
         "Reproduce: `.venv/bin/pip install -e '.[bench]'` once (Gradio), then "
         "`.venv/bin/python -m bench.streaming` (from the repository root; about "
-        f"{max(1, round((time.monotonic() - started) / 60))} minutes; it rewrites this section).",
+        f"{minutes(time.monotonic() - started)}; it rewrites this section).",
     ]) + "\n")
     return 0 if ok else 1
 
