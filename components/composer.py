@@ -73,9 +73,8 @@ def commit_user_message(base: Conversation, message: Message) -> None:
 def _send_with(draft: Draft, model: str | None = None, *, drop_images: bool = False) -> None:
     if model:
         st.session_state[state.MODEL] = model
-    if drop_images:
-        draft = Draft(draft.text)
-    send(Draft(draft.text, draft.images))
+    # Files that could not be read were shown; sending goes on without them (or any image).
+    send(Draft(draft.text, () if drop_images else draft.images))
 
 
 def _review() -> bool:
