@@ -4,6 +4,7 @@ import streamlit as st
 
 from components import persistence, state
 from components.live_reply import settle_live_turn
+from components.runtime import freeze_startup_objects
 from components.sidebar import render_sidebar
 from nexuschat.i18n import t, use_language
 from nexuschat.store import StoreBusy
@@ -29,3 +30,4 @@ try:
     navigation.run()
 except StoreBusy:
     st.error(t("store.busy"), icon=":material/database:")
+freeze_startup_objects()  # once per process, after the first run has imported everything

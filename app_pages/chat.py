@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import composer, history, live_reply, state
+from components import composer, history, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
@@ -23,8 +23,8 @@ if draft is not None:
 
 conversation = state.conversation()
 pending = history.take_pending()
-history.render_history(conversation, model=settings.model, pending=pending,
-                       show_empty_hint=not settings.needs_key)
+waiting_controls = history.render_history(conversation, model=settings.model, pending=pending,
+                                          show_empty_hint=not settings.needs_key)
 
 if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
@@ -33,4 +33,5 @@ if has_images(conversation) and not sees_images:
     st.caption(t("chat.images_not_sent", model=settings.model))
 
 if turn := history.turn_to_run(pending, conversation):
-    live_reply.run_turn(turn, settings, params, vision=sees_images)
+    history.run_turn(turn, settings, params, vision=sees_images)
+history.render_controls(waiting_controls)

@@ -70,10 +70,8 @@ def render_sibling_nav(conversation: Conversation, message: Message) -> None:
               on_click=_show_sibling, args=(siblings[min(position + 1, len(siblings) - 1)],))
 
 
-def render_message_actions(message: Message, *, busy: bool) -> None:
-    """Edit for questions, Regenerate for replies; hidden while a reply streams."""
-    if busy:
-        return
+def render_message_actions(message: Message) -> None:
+    """Edit for questions, Regenerate for replies."""
     if message.role == "user":
         st.button("", icon=":material/edit:", key=f"edit-{message.id}", help=t("branch.edit"),
                   type="tertiary", on_click=_start_edit, args=(message.id,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components import persistence, state
 from components.client import client_for
@@ -17,14 +18,15 @@ from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator, paced
 from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages
 
-REPAINT_INTERVAL_S = 0.05  # repaint on a clock, never per token: per-token repaint is quadratic
+REPAINT_INTERVAL_S = 0.04  # at most 25 repaints a second, never per token (quadratic)
 CURSOR = " ▌"
 SAVE_INTERVAL_S = 1.0  # a crash loses at most this much of a streaming reply
 
 
-def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
-             vision: bool = True) -> None:
-    """Send the conversation, paint the reply as it streams, and store it however it ends."""
+def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
+             slot: DeltaGenerator, *, vision: bool = True) -> Conversation:
+    """Send the conversation, paint the reply into `slot` as it streams, and store it however
+    it ends; the conversation with the reply."""
     conversation = state.conversation()
     messages = request_messages(conversation, kind, vision=vision)
     body = build_body(settings.model, messages, params)
@@ -39,7 +41,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
     st.session_state[state.LIVE_TURN] = live
     reply = live.reply
     saved_at = time.monotonic()
-    with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+    with slot.container(), st.chat_message("assistant", avatar=AVATARS["assistant"]):
         prefix = conversation.last.content if kind == "continue" and conversation.last else ""
         body_slot = st.empty()
         body_slot.caption(t("chat.thinking"))
@@ -52,10 +54,10 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
                 if folded != painted and reply.text:
                     body_slot.markdown(prefix + reply.text + CURSOR)
                     painted = folded
-                    if time.monotonic() - saved_at >= SAVE_INTERVAL_S:
-                        persistence.save_message(conversation, live.snapshot(),
-                                                 best_effort=True)
-                        saved_at = time.monotonic()
+                    if (time.monotonic() - saved_at >= SAVE_INTERVAL_S
+                            and persistence.save_message(conversation, live.snapshot(),
+                                                         best_effort=True)):
+                        saved_at = time.monotonic()  # when busy: again at the next paint
                 else:
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.
                     beat_slot.empty()
@@ -70,11 +72,10 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
             # No Streamlit calls here: after a Stop they raise again on this thread.
             stream.close()
             live.end()
-        stop_slot.empty()
-        settle_live_turn()
-    # Draw the page once more from the store: the reply's facts, and every message's controls
-    # (edit, regenerate, versions), which are hidden while a reply streams.
-    st.rerun()
+    # The caller draws the stored reply over `slot`, and the controls the history left out:
+    # no second run of the whole page (per turn, that run cost every other session's stream
+    # a burst of deltas to wait behind: bench/load.py).
+    return settle_live_turn()
 
 
 def settle_live_turn() -> Conversation:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components import state
 from nexuschat.conversation import Message, ReplyMeta
@@ -20,7 +22,8 @@ def render_images(images: tuple[PreparedImage, ...], model: str) -> None:
     """Each image as sent, with its pixel size, bytes and estimated token cost."""
     if not images:
         return
-    columns = st.columns(min(len(images), 3))
+    # One image needs no columns: every element is a message to the browser on each run.
+    columns = st.columns(min(len(images), 3)) if len(images) > 1 else [nullcontext()]
     for index, image in enumerate(images):
         with columns[index % len(columns)]:
             st.image(_thumbnail(image.sha256, image.data), width=min(image.width, THUMBNAIL_PX))
@@ -108,10 +111,13 @@ def render_message(
     on_continue: Callable[[], None] | None = None,
     editor: Callable[[], None] | None = None,
     after: Callable[[], None] | None = None,
-) -> None:
+    controls: bool = True,
+) -> DeltaGenerator | None:
     """One bubble; the last reply also gets its Retry / Continue actions.
 
     `editor` replaces the text (an inline edit); `after` draws controls at the bubble's end.
+    With `controls=False` the action row is left empty and its slot returned, to be filled
+    by `render_action_row` once the reply below has streamed.
     """
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
         if editor is not None:
@@ -124,12 +130,29 @@ def render_message(
                 st.markdown(attempt)
         if message.role == "assistant" and message.meta:
             render_reply_footer(message)
-        with st.container(horizontal=True, gap="small", vertical_alignment="center",
-                          key=f"actions-{message.id}"):
-            if is_last:
-                render_reply_actions(message, on_retry=on_retry, on_continue=on_continue)
-            if after is not None:
-                after()
+        if not controls:
+            return st.empty()
+        render_action_row(message, is_last=is_last, on_retry=on_retry, on_continue=on_continue,
+                          after=after)
+    return None
+
+
+def render_action_row(
+    message: Message,
+    *,
+    is_last: bool,
+    on_retry: Callable[[], None] | None = None,
+    on_continue: Callable[[], None] | None = None,
+    after: Callable[[], None] | None = None,
+    into: DeltaGenerator | None = None,
+) -> None:
+    """The controls under a bubble, in the bubble or in the slot `into` kept for them."""
+    with (into or st).container(horizontal=True, gap="small", vertical_alignment="center",
+                                key=f"actions-{message.id}"):
+        if is_last:
+            render_reply_actions(message, on_retry=on_retry, on_continue=on_continue)
+        if after is not None:
+            after()
 
 
 def render_reply_footer(message: Message) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import secrets
@@ -80,17 +79,23 @@ def add_message(conversation: Conversation, message: Message) -> None:
 
 
 def save_message(conversation: Conversation, message: Message, *,
-                 best_effort: bool = False) -> None:
-    """Overwrite a stored message (a reply while it streams, then its final form).
+                 best_effort: bool = False) -> bool:
+    """Overwrite a stored message (a reply while it streams, then its final form); whether
+    it was written.
 
-    A best-effort save (the periodic one while streaming) is skipped when the database is
-    busy; the next one, or the final save, writes the text. Others retry briefly.
+    A best-effort save (the periodic one while streaming) never waits for another writer: it
+    is skipped when the database is busy, and the caller tries again soon (the final save
+    waits). Waiting here held up painting: twenty sessions saving in the same second queued
+    for SQLite's lock for up to 0.7 s (bench/load.py). Other saves retry briefly.
     """
     if best_effort:
-        with contextlib.suppress(StoreBusy):
-            store().save_message(owner(), conversation.id, message)
-        return
+        try:
+            store().save_message(owner(), conversation.id, message, wait=False)
+        except StoreBusy:
+            return False
+        return True
     _retrying(lambda: store().save_message(owner(), conversation.id, message))
+    return True
 
 
 def _retrying(write: Callable[[], None], attempts: int = 3) -> None:

@@ -253,17 +253,32 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 
 @contextmanager
-def _transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connection]:
+def _transaction(engine: sa.Engine, write: bool = False,
+                 wait: bool = True) -> Iterator[sa.Connection]:
     try:
         with engine.connect() as conn:
             if write:
                 conn.execution_options(nexuschat_write=True)
-            with conn.begin():
+            with _busy_timeout(conn, None if wait else 0), conn.begin():
                 yield conn
     except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
         # SQLite's write lock held past the busy timeout, or the pool exhausted: a passing
         # overload the caller may retry, not a bug to show as a traceback.
         raise StoreBusy(str(exc.orig if hasattr(exc, "orig") else exc)[:200]) from exc
+
+
+@contextmanager
+def _busy_timeout(conn: sa.Connection, ms: int | None) -> Iterator[None]:
+    """SQLite: wait `ms` (0: not at all) for another writer's lock, then the usual again."""
+    if ms is None or conn.dialect.name != "sqlite":
+        yield  # PostgreSQL locks rows, and writers of different conversations never meet
+        return
+    dbapi = conn.connection.driver_connection
+    dbapi.execute(f"PRAGMA busy_timeout={ms}")
+    try:
+        yield
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
 
 
 # --- plain data <-> rows ------------------------------------------------------------------
@@ -626,8 +641,12 @@ class Store:
             conn.execute(conversations.update()
                          .where(conversations.c.id == conversation_id).values(**values))
 
-    def save_message(self, owner: str, conversation_id: str, message: Message) -> None:
-        """Rewrite a stored message's content, meta and earlier attempts (one UPDATE)."""
+    def save_message(self, owner: str, conversation_id: str, message: Message, *,
+                     wait: bool = True) -> None:
+        """Rewrite a stored message's content, meta and earlier attempts (one UPDATE).
+
+        `wait=False`: raise StoreBusy at once when another writer holds SQLite's lock.
+        """
         owned = sa.select(conversations.c.id).where(conversations.c.id == conversation_id,
                                                     conversations.c.owner == owner)
         stmt = (
@@ -638,7 +657,7 @@ class Store:
                     meta=meta_to_json(message.meta),
                     earlier_attempts=list(message.earlier_attempts))
         )
-        with _transaction(self._engine, write=True) as conn:
+        with _transaction(self._engine, write=True, wait=wait) as conn:
             if conn.execute(stmt).rowcount == 0:
                 raise NotFound(message.id)
 

@@ -136,19 +136,22 @@ def _usage_dict(usage: object) -> dict:
 
 
 def paced(source: Iterable, fold: Callable[[object], None],
-          interval: float = 0.05) -> Iterator[int]:
-    """Feed `source` to `fold` on a worker thread; yield how many items are folded, per tick.
+          interval: float = 0.04) -> Iterator[int]:
+    """Feed `source` to `fold` on a worker thread; yield how many items are folded, at most once
+    per `interval` while items arrive.
 
-    The consumer wakes on a steady clock (every `interval`, and once at the end), so it repaints
-    at a bounded rate and stays responsive to a Stop while the server is silent. Items are folded
-    as they arrive and dropped at once: holding thousands of parsed chunks between ticks wakes
-    the garbage collector, which stalls the reader (measured: ~0.1 s per 8,000-token reply).
-    A failure of the source is raised here after the last tick. Closing this generator closes
-    the source (its `close()`), which ends the worker.
+    The consumer repaints at a bounded rate, never per item. A first item after a quiet spell is
+    yielded at once (the first token is not held for a clock tick); while items keep coming,
+    yields are `interval` apart. With nothing new the consumer still wakes every `interval`
+    (the same count again), so it stays responsive to a Stop while the server is silent.
+    Items are folded as they arrive and dropped at once: holding thousands of parsed chunks
+    between ticks wakes the garbage collector, which stalls the reader (measured: ~0.1 s per
+    8,000-token reply). A failure of the source is raised here after the last yield. Closing
+    this generator closes the source (its `close()`), which ends the worker.
     """
     folded = 0
     failure: BaseException | None = None
-    finished = threading.Event()
+    finished, arrived = threading.Event(), threading.Event()
 
     def pump() -> None:
         nonlocal folded, failure
@@ -156,14 +159,24 @@ def paced(source: Iterable, fold: Callable[[object], None],
             for item in source:
                 fold(item)
                 folded += 1
+                arrived.set()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             failure = exc
         finally:
             finished.set()
+            arrived.set()
 
     threading.Thread(target=pump, name="nexuschat-stream", daemon=True).start()
     try:
-        while not finished.wait(interval):
+        last = -interval
+        while not finished.is_set():
+            if not arrived.wait(interval):
+                yield folded  # nothing new: a heartbeat
+                continue
+            if (hold := last + interval - time.monotonic()) > 0 and finished.wait(hold):
+                break
+            arrived.clear()  # before reading the count: a later item sets it again
+            last = time.monotonic()
             yield folded
         yield folded
         if failure is not None:

@@ -144,6 +144,19 @@ def test_length_finish_offers_continue_which_extends_the_reply(app, fake_api):
     assert second["messages"][-1] == {"role": "user", "content": CONTINUE_PROMPT}
     assert second["messages"][-2] == {"role": "assistant", "content": "The start"}
     assert "The start and the end." in markdowns(app)
+    assert "The start" not in markdowns(app)  # continued in place, not drawn twice
+    assert len(app.chat_message) == 2
+
+
+def test_the_reply_gets_its_controls_and_the_question_its_edit_in_the_same_run(app, fake_api):
+    send(app, "first")
+    send(app, "second")
+    keys = [b.key or "" for b in app.button]
+    assert sum(k.startswith("edit-") for k in keys) == 2
+    assert sum(k.startswith("regenerate-") for k in keys) == 2
+    assert "stop-stream" not in keys
+    assert [m.value for m in app.markdown if m.value.startswith("Echo")] == [
+        "Echo: first", "Echo: second"]
 
 
 def test_usage_missing_is_said_not_invented(app, fake_api):

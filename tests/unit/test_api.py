@@ -4,7 +4,15 @@ import socket
 
 import pytest
 
-from nexuschat.api import ChatError, ChatStream, build_body, list_models, make_client, redact
+from nexuschat.api import (
+    ChatError,
+    ChatStream,
+    build_body,
+    list_models,
+    make_client,
+    redact,
+    sse_data,
+)
 from nexuschat.config import Settings
 from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator
@@ -204,3 +212,24 @@ def test_list_models_and_its_failure(fake_api):
 def test_redact_masks_the_key_and_key_shapes():
     assert redact(f"bad {KEY} here", KEY) == "bad *** here"
     assert redact("token sk-abcdef123456 leaked") == "token sk-*** leaked"
+
+
+def test_sse_data_splits_events_only_at_line_ends():
+    body = ('data: {"a": "x\u2028y"}\r\n\r\n: keep-alive\n\nevent: delta\ndata: 1\ndata: 2\n\n'
+            'data: [DONE]\n\ndata: after\n\n').encode()
+    for size in (1, 2, 3, 7, len(body)):  # every way the network may cut it, CRLF split too
+        pieces = [body[i:i + size] for i in range(0, len(body), size)]
+        assert list(sse_data(pieces)) == ['{"a": "x\u2028y"}'.encode(), b"1\n2"]
+
+
+def test_sse_data_keeps_a_last_event_without_its_blank_line():
+    assert list(sse_data([b"data:{}\r\rdata: {\"b\": 1}"])) == [b"{}", b'{"b": 1}']
+    assert list(sse_data([b"data: [DONE]"])) == []
+
+
+def test_chunks_are_plain_dicts(fake_api):
+    client = make_client(settings_for(fake_api))
+    chunks = list(ChatStream(client, build_body("m", [{"role": "user", "content": "x"}],
+                                                GenerationParams())))
+    assert chunks and all(type(c) is dict for c in chunks)
+    assert chunks[-1]["usage"]["total_tokens"] > 0

@@ -130,3 +130,35 @@ def test_closing_paced_closes_the_source():
     next(gen)
     gen.close()
     assert source.closed
+
+
+def test_paced_yields_a_first_item_at_once_not_on_the_next_tick():
+    seen_first = threading.Event()
+
+    def source():
+        yield "first"
+        if not seen_first.wait(2):  # a consumer held back by a 10 s clock never gets here
+            raise AssertionError("the first item waited for the clock")
+        yield "second"
+
+    counts = []
+    for count in paced(source(), lambda item: None, interval=10):
+        counts.append(count)
+        if count == 1:
+            seen_first.set()
+    assert counts[-1] == 2
+
+
+def test_paced_repaints_at_most_once_per_interval_while_items_flow():
+    def steady():
+        for i in range(300):
+            time.sleep(0.001)
+            yield i
+
+    changes, last = [], -1
+    for count in paced(steady(), lambda item: None, interval=0.03):
+        if count != last:
+            changes.append(time.monotonic())
+            last = count
+    gaps = [b - a for a, b in zip(changes, changes[1:-1], strict=False)]  # the final yield is free
+    assert len(changes) > 3 and min(gaps) >= 0.03 * 0.95
