@@ -213,7 +213,14 @@ async def run_ws_session(url: str, session: int, image: Path, plan: LoadPlan,
     record: dict = {}
 
     def on_markdown(text: str, arrived: float) -> None:
-        if not record or not text.startswith(record["echo"]):
+        if not record:
+            return
+        if not text.startswith(record["echo"]):
+            # The reply's first token(s) ("Echo:", as the pages time it): a beginning of this
+            # turn's echo; earlier replies in the history never are.
+            partial = text.removesuffix("\u258c").strip()
+            if record["first"] is None and partial and record["echo"].startswith(partial):
+                record["first"] = arrived
             return
         if record["first"] is None:
             record["first"] = arrived

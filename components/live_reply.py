@@ -84,9 +84,9 @@ def settle_live_turn() -> Conversation:
     if live is not None:
         st.session_state[state.LIVE_TURN] = None
         settled = live.settle()
-        state.set_conversation(settled)
+        state.set_conversation(settled)  # kept in the session even if the save below fails
         persistence.save_message(settled, settled.last)
-        persistence.reload_view()  # a regenerated reply has new siblings to show
+        state.set_conversation(persistence.refresh_siblings(settled))
     return state.conversation()
 
 

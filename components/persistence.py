@@ -139,6 +139,19 @@ def reload_view() -> None:
         open_conversation(current.id, apply_settings=False)
 
 
+def refresh_siblings(conversation: Conversation) -> Conversation:
+    """The conversation with its last message's versions re-read (after a reply is stored:
+    a regenerated reply has new siblings); the rest of the view cannot have changed."""
+    last = conversation.last
+    if last is None or st.session_state.get(STORED_ID) != conversation.id:
+        return conversation
+    group = store().siblings(owner(), conversation.id, last.id)
+    siblings = {k: v for k, v in conversation.siblings.items() if k != last.id}
+    if group:
+        siblings[last.id] = group
+    return replace(conversation, siblings=siblings)
+
+
 def start_new() -> None:
     """An empty conversation; it reaches the store with its first message."""
     state.set_conversation(Conversation())

@@ -548,6 +548,22 @@ class Store:
             ))
         return {k: tuple(v) for k, v in out.items()}
 
+    def siblings(self, owner: str, conversation_id: str, message_id: str) -> tuple[str, ...]:
+        """The ids of `message_id` and its siblings (its parent's children) in creation order;
+        () when it has none. Cheaper than `load` after a turn, when only these can change."""
+        with _transaction(self._engine) as conn:
+            self._require(conn, owner, conversation_id)
+            parent = (sa.select(messages.c.parent_id)
+                      .where(messages.c.conversation_id == conversation_id,
+                             messages.c.id == message_id).scalar_subquery())
+            group = conn.execute(
+                sa.select(messages.c.id)
+                .where(messages.c.conversation_id == conversation_id,
+                       messages.c.parent_id.is_not_distinct_from(parent))
+                .order_by(messages.c.seq)
+            ).scalars().all()
+        return tuple(group) if len(group) > 1 else ()
+
     def latest_leaf_under(self, owner: str, conversation_id: str, message_id: str) -> str:
         """Descend from `message_id` through the most recent child each time to a leaf."""
         with _transaction(self._engine) as conn:

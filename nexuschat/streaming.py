@@ -41,9 +41,12 @@ class ReplyAccumulator:
     _finish: dict[int, str] = field(default_factory=dict)
     _tools: dict[int, _ToolCallParts] = field(default_factory=dict)
 
-    def add(self, chunk: object) -> None:
-        """Take one chunk; choice 0 is the reply, others are kept for `n` > 1."""
+    def add(self, chunk: object) -> bool:
+        """Take one chunk; choice 0 is the reply, others are kept for `n` > 1. Whether it
+        brought anything to show (text, a tool call, the end): a role-only or usage-only
+        chunk does not."""
         self.chunks += 1
+        shown = False
         self.model = _get(chunk, "model") or self.model
         usage = _get(chunk, "usage")
         if usage:
@@ -57,14 +60,18 @@ class ReplyAccumulator:
                     if self.first_token_at is None:
                         self.first_token_at = time.perf_counter()
                     self._parts.setdefault(index, []).append(text)
+                    shown = True
                 if index == 0:
                     for call in _get(delta, "tool_calls") or ():
                         self._add_tool_delta(call)
+                        shown = True
             reason = _get(choice, "finish_reason")
             if reason:
                 self._finish[index] = reason
+                shown = True
                 if index == 0:
                     self.finish_reason = reason
+        return shown
 
     def _add_tool_delta(self, call: object) -> None:
         if self.first_token_at is None:
@@ -135,15 +142,17 @@ def _usage_dict(usage: object) -> dict:
     }
 
 
-def paced(source: Iterable, fold: Callable[[object], None],
+def paced(source: Iterable, fold: Callable[[object], bool | None],
           interval: float = 0.04) -> Iterator[int]:
     """Feed `source` to `fold` on a worker thread; yield how many items are folded, at most once
     per `interval` while items arrive.
 
     The consumer repaints at a bounded rate, never per item. A first item after a quiet spell is
     yielded at once (the first token is not held for a clock tick); while items keep coming,
-    yields are `interval` apart. With nothing new the consumer still wakes every `interval`
-    (the same count again), so it stays responsive to a Stop while the server is silent.
+    yields are `interval` apart. An item for which `fold` returns False (nothing to show, such
+    as a role-only chunk) does not count as arriving. With nothing new the consumer still
+    wakes every `interval` (the same count again), so it stays responsive to a Stop while the
+    server is silent.
     Items are folded as they arrive and dropped at once: holding thousands of parsed chunks
     between ticks wakes the garbage collector, which stalls the reader (measured: ~0.1 s per
     8,000-token reply). A failure of the source is raised here after the last yield. Closing
@@ -157,9 +166,10 @@ def paced(source: Iterable, fold: Callable[[object], None],
         nonlocal folded, failure
         try:
             for item in source:
-                fold(item)
+                shown = fold(item)
                 folded += 1
-                arrived.set()
+                if shown is not False:
+                    arrived.set()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             failure = exc
         finally:

@@ -537,3 +537,20 @@ def test_a_write_lock_held_too_long_is_a_store_busy_error(tmp_path, monkeypatch)
         blocker.close()
     store.add_message("local", conversation.id, Message("user", "y"))  # fine once released
     store.close()
+
+
+def test_siblings_of_a_message_in_creation_order_and_owner_scoped(store):
+    conversation = Conversation()
+    store.create("alice", conversation)
+    question = Message("user", "q")
+    first, second = (Message("assistant", text, parent_id=question.id) for text in ("1", "2"))
+    edited = Message("user", "q, edited")  # a second root
+    for message in (question, first, second, edited):
+        store.add_message("alice", conversation.id, message)
+    assert store.siblings("alice", conversation.id, second.id) == (first.id, second.id)
+    assert store.siblings("alice", conversation.id, edited.id) == (question.id, edited.id)
+    store.add_message("alice", conversation.id, Message("assistant", "a", parent_id=edited.id))
+    assert store.siblings("alice", conversation.id, store.load("alice", conversation.id)
+                          .last.id) == ()
+    with pytest.raises(NotFound):
+        store.siblings("mallory", conversation.id, second.id)

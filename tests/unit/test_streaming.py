@@ -162,3 +162,28 @@ def test_paced_repaints_at_most_once_per_interval_while_items_flow():
             last = count
     gaps = [b - a for a, b in zip(changes, changes[1:-1], strict=False)]  # the final yield is free
     assert len(changes) > 3 and min(gaps) >= 0.03 * 0.95
+
+
+def test_chunks_without_anything_to_show_do_not_wake_the_consumer():
+    acc = ReplyAccumulator()
+    assert acc.add({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}) is False
+    assert acc.add({"choices": [], "usage": {"prompt_tokens": 1}}) is False
+    assert acc.add({"choices": [{"index": 0, "delta": {"content": "x"}}]}) is True
+    assert acc.add({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) is True
+
+
+def test_a_silent_first_item_does_not_use_up_the_leading_edge():
+    seen_text = threading.Event()
+
+    def source():
+        yield "role"  # folded as nothing to show
+        yield "text"
+        if not seen_text.wait(2):  # a consumer that spent its edge on "role" waits 10 s
+            raise AssertionError("the first text waited for the clock")
+
+    counts = []
+    for count in paced(source(), lambda item: item != "role", interval=10):
+        counts.append(count)
+        if count == 2:
+            seen_text.set()
+    assert counts[-1] == 2
