@@ -88,6 +88,7 @@ class App:
 
 OURS = "NexusChat"
 RAW = "raw openai client"
+READER = "NexusChat's stream reader alone"  # ChatStream, no screen: the floor of our path
 GRADIO_LABEL = "Gradio ChatInterface"
 APPS = {
     OURS: App("streamlit_app.py", "NEXUSCHAT_BASE_URL", cap_s=OURS_TIMEOUT_S),
@@ -190,33 +191,43 @@ def lags(sent: list[float], seen: list[tuple[int, float]]) -> list[float]:
     return out
 
 
-def raw_client_main(base_url: str, out_path: str) -> None:
-    """In a child process: consume one stream with the real client, as our app's request."""
+def raw_client_main(base_url: str, out_path: str, mode: str = "sdk") -> None:
+    """In a child process: consume one stream, as our app's request, with the real client
+    (`sdk`: its chunk objects) or with the app's own reader (`app`: ChatStream's dicts)."""
     import openai
+
+    from nexuschat.api import ChatStream
 
     client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=120)
     seen: list[tuple[int, float]] = []
     last = None
-    stream = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": PROMPT}], stream=True,
-        stream_options={"include_usage": True},
-    )
+    body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "stream": True,
+            "stream_options": {"include_usage": True}}
     index = -1
-    for chunk in stream:
-        last = time.time()
-        if chunk.choices and chunk.choices[0].delta.content:
-            index += 1
-            seen.append((index, last))
+    if mode == "sdk":
+        for chunk in client.chat.completions.create(**body):
+            last = time.time()
+            if chunk.choices and chunk.choices[0].delta.content:
+                index += 1
+                seen.append((index, last))
+    else:
+        for chunk in ChatStream(client, body):
+            last = time.time()
+            choices = chunk.get("choices")
+            if choices and (choices[0].get("delta") or {}).get("content"):
+                index += 1
+                seen.append((index, last))
     Path(out_path).write_text(json.dumps({"last": last, "seen": seen}))
 
 
-def run_raw(fake, tokens: int, tps: float | None) -> Run:
+def run_raw(fake, tokens: int, tps: float | None, mode: str = "sdk") -> Run:
     fake.reset()
     fake.send_log.clear()
     fake.script(behaviour(tokens, tps))
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(
-            [sys.executable, "-m", "bench.streaming", "--raw-client", fake.base_url, out.name],
+            [sys.executable, "-m", "bench.streaming", "--raw-client", fake.base_url, out.name,
+             "--raw-mode", mode],
             cwd=ROOT, env=clean_env(), check=True, timeout=OURS_TIMEOUT_S + 30,
         )
         result = json.loads(Path(out.name).read_text())
@@ -422,6 +433,7 @@ class Reader:
     browser: object = None
     app: AppServer | None = None
     spec: App | None = None
+    raw_mode: str = "sdk"
 
     @property
     def cap_s(self) -> float | None:
@@ -434,7 +446,7 @@ class Reader:
 
     def read(self, tokens: int, tps: float | None) -> Run:
         if self.app is None:
-            return run_raw(self.fake, tokens, tps)
+            return run_raw(self.fake, tokens, tps, self.raw_mode)
         before = cpu_seconds(self.app.process.pid)
         run = run_page(self.browser, self.app.url, self.spec.kind, self.fake, tokens, tps,
                        self.cap_s)
@@ -505,13 +517,13 @@ def report(big: dict[str, Result], paced: dict[str, Result]) -> tuple[list[str],
         "| last token's lag ms |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label in (RAW, *APPS):
+    for label in (RAW, READER, *APPS):
         b, p = big[label], paced[label]
         ratio = "—" if b.seconds is None or raw_s is None else f"{b.seconds / raw_s:.2f}"
         if b.capped and raw_s:
             ratio = f"> {b.cap_s / raw_s:.0f}"
         speedup = "—"
-        if label not in (RAW, OURS) and ours_s:
+        if label not in (RAW, READER, OURS) and ours_s:
             speedup = (f"> {b.cap_s / ours_s:.2f}" if b.capped
                        else f"{b.seconds / ours_s:.2f}")
         cut = f"> {p.cap_s:.0f} s" if p.capped else "—"
@@ -575,7 +587,7 @@ def main() -> int:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=CHROMIUM_ARGS)
             try:
-                readers = {RAW: Reader(fake)}
+                readers = {RAW: Reader(fake), READER: Reader(fake, raw_mode="app")}
                 for label, spec in APPS.items():
                     apps.append(AppServer(spec.script, spec.url_var, fake.base_url, Path(tmp),
                                           spec.kind.server).start())
@@ -640,8 +652,13 @@ def main() -> int:
         "the page's DOM (a MutationObserver stamps `performance.timeOrigin + performance.now()`, "
         "the same wall clock as the server's `time.time()`; paint follows within a frame); for "
         "the raw client, to its last chunk "
-        "consumed (own process, no screen: the limit). Lag: for every token, when it (or a later "
-        "one) first appeared in the page minus when the server flushed it (stamped server-side); "
+        "consumed (own process, no screen: the issue's limit). NexusChat reads the stream with "
+        "its own reader (`nexuschat.api.ChatStream`: the SDK sends the request, the events are "
+        "decoded to plain dicts instead of SDK objects), which alone is faster than the SDK's "
+        "iteration; the row \"NexusChat's stream reader alone\" is that reader in its own "
+        "process, no screen: the floor of the app's path. Lag: for every token, when it (or a "
+        "later one) first appeared in the page minus when the server flushed it (stamped "
+        "server-side); "
         f"p50/p95 over the {PACED_TOKENS:,} tokens, median over runs. The page clock's offset "
         f"from the server's is measured each run (at most {skew:.1f} ms here) and taken out. "
         "Baselines are "
@@ -678,8 +695,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.streaming")
     parser.add_argument("--raw-client", nargs=2, metavar=("BASE_URL", "OUT_JSON"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--raw-mode", choices=["sdk", "app"], default="sdk",
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_client:
-        raw_client_main(*args.raw_client)
+        raw_client_main(*args.raw_client, args.raw_mode)
         sys.exit(0)
     sys.exit(main())
