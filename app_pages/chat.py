@@ -23,8 +23,8 @@ if draft is not None:
 
 conversation = state.conversation()
 pending = history.take_pending()
-waiting_controls = history.render_history(conversation, model=settings.model, pending=pending,
-                                          show_empty_hint=not settings.needs_key)
+history.render_history(conversation, model=settings.model, pending=pending,
+                       show_empty_hint=not settings.needs_key)
 
 if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
@@ -34,4 +34,3 @@ if has_images(conversation) and not sees_images:
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images)
-history.render_controls(waiting_controls)

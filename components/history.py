@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from components import branches, live_reply, state
-from components.messages import render_action_row, render_message, render_show_earlier
+from components.messages import render_message, render_show_earlier
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.params import GenerationParams
 from nexuschat.turns import TurnKind, retry_kind
 
-Deferred = list[tuple[DeltaGenerator, Message]]  # action rows to fill once a reply has streamed
-
 
 def render_history(conversation: Conversation, *, model: str, pending: str | None,
-                   show_empty_hint: bool) -> Deferred:
-    """Draw the shown branch (its latest messages; older ones on demand).
+                   show_empty_hint: bool) -> None:
+    """Draw the shown branch (its latest messages; older ones on demand), with the controls.
 
-    While a turn is about to stream, the controls (edit, regenerate, versions) are not drawn:
-    a click would cut the reply short. Their empty rows are returned for `render_controls`.
+    A control clicked while a reply streams below ends that reply (its text is kept, as with
+    Stop) and then does what it says.
     """
     shown = conversation.messages
     last = conversation.last
@@ -33,39 +30,22 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
     hidden = max(0, len(shown) - st.session_state[state.HISTORY_WINDOW])
     render_show_earlier(hidden)
     editing = st.session_state.get(branches.EDITING)
-    busy = pending is not None
-    deferred: Deferred = []
     for index, message in enumerate(shown[hidden:], start=hidden):
-        slot = render_message(
+        render_message(
             message,
             model=model,
-            is_last=index == len(shown) - 1,
+            is_last=index == len(shown) - 1 and pending is None,
             on_retry=live_reply.request_retry,
             on_continue=live_reply.request_continue,
             editor=(lambda m=message: branches.render_editor(m)) if message.id == editing
             else None,
             after=lambda m=message: _controls(conversation, m),
-            controls=not busy,
         )
-        if slot is not None:
-            deferred.append((slot, message))
-    return deferred
 
 
 def _controls(conversation: Conversation, message: Message) -> None:
     branches.render_sibling_nav(conversation, message)
     branches.render_message_actions(message)
-
-
-def render_controls(deferred: Deferred) -> None:
-    """Fill the action rows left empty while a reply streamed (no second run of the page)."""
-    conversation = state.conversation()
-    last_id = conversation.last.id if conversation.last else None
-    for slot, message in deferred:
-        render_action_row(message, is_last=message.id == last_id,
-                          on_retry=live_reply.request_retry,
-                          on_continue=live_reply.request_continue,
-                          after=lambda m=message: _controls(conversation, m), into=slot)
 
 
 def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,

@@ -72,22 +72,36 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
             # No Streamlit calls here: after a Stop they raise again on this thread.
             stream.close()
             live.end()
-    # The caller draws the stored reply over `slot`, and the controls the history left out:
-    # no second run of the whole page (per turn, that run cost every other session's stream
-    # a burst of deltas to wait behind: bench/load.py).
+    # The caller draws the stored reply over `slot`: no second run of the whole page (per
+    # turn, that run cost every other session's stream a burst of deltas to wait behind:
+    # bench/load.py).
     return settle_live_turn()
 
 
 def settle_live_turn() -> Conversation:
-    """Fold a finished or interrupted reply into the conversation (once); the conversation."""
+    """Fold a finished or interrupted reply into the conversation (once); the conversation.
+
+    A click while a reply streams ends that run, and the click's callback runs before this
+    (Streamlit runs callbacks first): if it put another view on screen (New chat, another
+    conversation or version, a regenerate), the reply is only stored, where that view's
+    versions and the Conversations page find it.
+    """
     live: LiveTurn | None = st.session_state.get(state.LIVE_TURN)
     if live is not None:
         st.session_state[state.LIVE_TURN] = None
         settled = live.settle()
-        state.set_conversation(settled)  # kept in the session even if the save below fails
+        adopt = _same_view(state.conversation(), live.conversation)
+        if adopt:
+            state.set_conversation(settled)  # kept in the session even if the save fails
         persistence.save_message(settled, settled.last)
-        state.set_conversation(persistence.refresh_siblings(settled))
+        if adopt:
+            state.set_conversation(persistence.refresh_siblings(settled))
     return state.conversation()
+
+
+def _same_view(shown: Conversation, started_from: Conversation) -> bool:
+    return (shown.id == started_from.id
+            and [m.id for m in shown.messages] == [m.id for m in started_from.messages])
 
 
 def _error_params(error: ChatError) -> dict:

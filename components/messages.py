@@ -6,7 +6,6 @@ from collections.abc import Callable
 from contextlib import nullcontext
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from components import state
 from nexuschat.conversation import Message, ReplyMeta
@@ -111,13 +110,10 @@ def render_message(
     on_continue: Callable[[], None] | None = None,
     editor: Callable[[], None] | None = None,
     after: Callable[[], None] | None = None,
-    controls: bool = True,
-) -> DeltaGenerator | None:
+) -> None:
     """One bubble; the last reply also gets its Retry / Continue actions.
 
     `editor` replaces the text (an inline edit); `after` draws controls at the bubble's end.
-    With `controls=False` the action row is left empty and its slot returned, to be filled
-    by `render_action_row` once the reply below has streamed.
     """
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
         if editor is not None:
@@ -130,11 +126,8 @@ def render_message(
                 st.markdown(attempt)
         if message.role == "assistant" and message.meta:
             render_reply_footer(message)
-        if not controls:
-            return st.empty()
         render_action_row(message, is_last=is_last, on_retry=on_retry, on_continue=on_continue,
                           after=after)
-    return None
 
 
 def render_action_row(
@@ -144,10 +137,9 @@ def render_action_row(
     on_retry: Callable[[], None] | None = None,
     on_continue: Callable[[], None] | None = None,
     after: Callable[[], None] | None = None,
-    into: DeltaGenerator | None = None,
 ) -> None:
-    """The controls under a bubble, in the bubble or in the slot `into` kept for them."""
-    with (into or st).container(horizontal=True, gap="small", vertical_alignment="center",
+    """The controls under a bubble, in one row."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center",
                                 key=f"actions-{message.id}"):
         if is_last:
             render_reply_actions(message, on_retry=on_retry, on_continue=on_continue)

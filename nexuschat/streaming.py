@@ -168,8 +168,8 @@ def paced(source: Iterable, fold: Callable[[object], bool | None],
             for item in source:
                 shown = fold(item)
                 folded += 1
-                if shown is not False:
-                    arrived.set()
+                if shown is not False and not arrived.is_set():
+                    arrived.set()  # (setting takes a lock and notifies: only when it changes)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             failure = exc
         finally:

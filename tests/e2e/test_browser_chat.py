@@ -156,3 +156,39 @@ def test_the_api_key_never_reaches_the_page(page: Page, fake_api):
     # The key was in use all along: it went to the API, and only there.
     chat_calls = [r for r in fake_api.requests if r["path"] == "/v1/chat/completions"]
     assert chat_calls and chat_calls[-1]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+def test_controls_work_while_a_reply_streams(page: Page, fake_api):
+    fake_api.script({"kind": "reply", "text": "first answer"},
+                    {"kind": "reply", "tokens": 2000, "tokens_per_second": 50})
+    open_chat(page)
+    send(page, "one")
+    expect(messages(page).nth(1)).to_contain_text("first answer")
+    send(page, "two, slowly")
+    answer = messages(page).nth(3)
+    expect(answer.get_by_text(word("w5"))).to_be_visible()
+
+    # Edit the first question while the second reply streams: the stream stops, its text is
+    # kept, and the editor opens.
+    page.locator("[class*='st-key-edit-']").first.get_by_role("button").click()
+    expect(page.get_by_role("textbox", name=re.compile("Edit"))).to_be_visible()
+    expect(answer).to_contain_text("Stopped by you")
+    expect(reply_body(answer)).to_contain_text(word("w5"))
+    assert len(fake_api.chat_requests()) == 2
+
+
+def test_new_chat_while_a_reply_streams_keeps_that_reply(page: Page, fake_api):
+    fake_api.script({"kind": "reply", "tokens": 2000, "tokens_per_second": 50})
+    open_chat(page)
+    send(page, "keep me")
+    expect(messages(page).nth(1).get_by_text(word("w5"))).to_be_visible()
+
+    page.get_by_test_id("stSidebar").get_by_role("button", name="New chat").click()
+
+    expect(page.get_by_text("Start a conversation")).to_be_visible()
+    expect(messages(page)).to_have_count(0)
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Conversations").click()
+    page.get_by_role("button", name=re.compile("keep me")).click()
+    expect(messages(page).nth(0)).to_contain_text("keep me")
+    expect(reply_body(messages(page).nth(1))).to_contain_text(word("w5"))
+    expect(messages(page).nth(1)).to_contain_text("Stopped by you")
