@@ -6,11 +6,11 @@ from components import persistence, state
 from components.live_reply import settle_live_turn
 from components.runtime import freeze_startup_objects
 from components.sidebar import render_sidebar
-from nexuschat.i18n import t, use_language
+from nexuschat.i18n import resolve_language, t, use_language
 from nexuschat.store import StoreBusy
 
 st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
-use_language("en")
+use_language(resolve_language(st.session_state.get("w_language"), st.context.locale))
 state.init_state()
 settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
 url_problem = persistence.follow_url()  # ?c=<id> names the open conversation

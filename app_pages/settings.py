@@ -1,4 +1,4 @@
-"""Settings: generation parameters, image quality, and model capabilities."""
+"""Settings: language, generation parameters, image quality, and model capabilities."""
 
 import streamlit as st
 
@@ -6,6 +6,8 @@ from components import settings_form, state
 from nexuschat.i18n import t
 
 st.title(t("settings.title"))
+settings_form.render_language()
+st.divider()
 settings_form.render_generation()
 st.divider()
 settings_form.render_images()

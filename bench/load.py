@@ -181,6 +181,7 @@ class Phase:
     all_cpu_s: float  # ... out of these (wall time × cores)
     client_lag_ms: list[float] = field(default_factory=list)  # websocket clients' loop lateness
     judged: bool = True  # the app as it ships (False: a run with other options, for comparison)
+    split: dict[str, list[float]] = field(default_factory=dict)  # `--trace`: where lag goes
 
     @property
     def machine_busy(self) -> float:
@@ -241,6 +242,37 @@ class Phase:
 
     def skew_ms(self) -> float:
         return max((abs(r.skew_s) * 1000 for r in self.results), default=0.0)
+
+
+def read_sends(path: Path) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """(session, turn) -> [(last token index in the message, sent at)], from `--trace`."""
+    sends: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            session, turn, index, at = line.split()
+            sends.setdefault((int(session), int(turn)), []).append((int(index), float(at)))
+    for stamps in sends.values():
+        stamps.sort()
+    return sends
+
+
+def split_lags(phase: Phase, sends: dict) -> dict[str, list[float]]:
+    """Each token's added latency split at the moment the server sent the first message
+    holding it (or a later token): in the server (flushed by the fake API -> that websocket
+    send) and in delivery (-> arrival at the client)."""
+    server, delivery = [], []
+    for t, served in phase.turns():
+        stamps = sends.get((t.session, t.turn))
+        if served is None or not t.seen or not stamps:
+            continue
+        seen_at = [i for i, _ in t.seen]
+        sent_at = [i for i, _ in stamps]
+        for index, flushed in served.sent.items():
+            k, j = bisect.bisect_left(seen_at, index), bisect.bisect_left(sent_at, index)
+            if k < len(t.seen) and j < len(stamps):
+                server.append((stamps[j][1] - flushed) * 1000)
+                delivery.append((t.seen[k][1] - stamps[j][1]) * 1000)
+    return {"server": server, "delivery": delivery} if server else {}
 
 
 def run_phase(kind: str, label: str, app: HostedStreamlitServer, fake: LoadFakeAPI,
@@ -347,6 +379,15 @@ def report(phases: list[Phase]) -> tuple[list[str], list[str], bool]:
     p95 = percentile(judged.lags_ms(), 95)
     goal(p95 is not None and p95 < GOAL_LAG_P95_MS,
          f"p95 added latency per token < {GOAL_LAG_P95_MS:g} ms, {judged.label} ({fmt(p95)} ms)")
+    traced = [p for p in phases if p.split]
+    if traced:
+        cpu += ["", "| run (`--trace`) | in the server: token flushed by the API → its websocket "
+                "message sent, ms p50 / p95 / p99 | delivery: sent → at the client, ms p50 / p95 "
+                "/ p99 |", "| --- | ---: | ---: |"]
+        for p in traced:
+            cells = [" / ".join(fmt(percentile(p.split[k], q)) for q in (50, 95, 99))
+                     for k in ("server", "delivery")]
+            cpu.append(f"| {p.label} | {cells[0]} | {cells[1]} |")
     return table + [""] + cpu, goals, ok
 
 
@@ -483,6 +524,9 @@ def main() -> int:
                         help="a Streamlit option for the main app server (repeatable)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the lone sessions")
     parser.add_argument("--no-write", action="store_true", help="leave docs/PERFORMANCE.md alone")
+    parser.add_argument("--trace", action="store_true",
+                        help="stamp when each reply delta leaves the server (bench/trace_sends) "
+                             "and split the added latency into server and delivery")
     parser.add_argument("--profile", type=Path, metavar="OUT",
                         help="py-spy the app server under the first load, collapsed stacks to OUT")
     args = parser.parse_args()
@@ -499,8 +543,16 @@ def main() -> int:
     with LoadFakeAPI(pad=args.pad, tokens_per_second=args.tps) as fake, \
             tempfile.TemporaryDirectory(prefix="nexuschat-load-") as tmp:
         workdir = Path(tmp)
+        trace = workdir / "sends.txt" if args.trace else None
+        if trace is not None:  # read by the app server's interpreter at start
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                [str(ROOT / "bench" / "trace_sends"), os.environ.get("PYTHONPATH", "")])
+            os.environ["BENCH_TRACE_SENDS"] = str(trace)
         app = HostedStreamlitServer(fake.base_url, workdir, name="app",
                                     options=parse_options(args.app_option)).start()
+        if trace is not None:  # only the app server is traced
+            for name in ("PYTHONPATH", "BENCH_TRACE_SENDS"):
+                os.environ.pop(name, None)
         try:
             for kind in kinds:
                 print(f"warming up ({kind}): one session, one turn", flush=True)
@@ -516,6 +568,10 @@ def main() -> int:
         finally:
             app.stop()
             shutil.copyfile(app.log_path, LOG_COPY)
+        if trace is not None:
+            sends = read_sends(trace)
+            for phase in phases:
+                phase.split = split_lags(phase, sends)
         leaked = [app.log_path] if app.leaked_key() else []
         for i, spec in enumerate(args.also_with):
             options = parse_options(spec.split(","))

@@ -240,7 +240,7 @@ def run_raw(fake, tokens: int, tps: float | None, mode: str = "sdk") -> Run:
 
 def open_page(browser, url: str, kind: PageKind):
     """A fresh browser context (a new session) on `url`, ready for input: (context, page, box)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(PAGE_READY_TIMEOUT_S * 1000)
     page.goto(url, wait_until="domcontentloaded")

@@ -1,16 +1,24 @@
-"""The Settings page's forms: generation parameters, image quality, capability overrides."""
+"""The Settings page's forms: language, generation parameters, image quality, capabilities."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components import state
-from nexuschat.i18n import t
+from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
 from nexuschat.params import GenerationParams, to_request, validate
 
 SAFE_INT = 2**53 - 1  # the browser's number widgets hold integers up to 2^53
+
+
+def render_language() -> None:
+    """The interface language (auto, en, zh); the router applies it on the rerun a change makes."""
+    # Labels fixed now: Streamlit may call format_func later, outside this run's language.
+    labels = {choice: t(f"settings.language.{choice}") for choice in LANGUAGE_CHOICES}
+    st.selectbox(t("settings.language"), LANGUAGE_CHOICES, key="w_language",
+                 format_func=labels.__getitem__, help=t("settings.language_help"))
 
 
 def render_generation() -> GenerationParams:
@@ -20,7 +28,8 @@ def render_generation() -> GenerationParams:
         t("settings.sampling"),
         ["default", "temperature", "top_p"],
         key="w_sampling",
-        format_func=lambda v: t(f"settings.sampling.{v}"),
+        format_func={v: t(f"settings.sampling.{v}")
+                     for v in ("default", "temperature", "top_p")}.__getitem__,
         horizontal=True,
         help=t("settings.sampling_help"),
     )
@@ -56,7 +65,7 @@ def render_images() -> None:
     """The image quality preset."""
     st.subheader(t("settings.images"))
     st.radio(t("settings.preset"), list(PRESETS), key="w_preset",
-             format_func=lambda name: t(f"settings.preset.{name}"))
+             format_func={name: t(f"settings.preset.{name}") for name in PRESETS}.__getitem__)
     st.toggle(t("settings.review_images"), key="w_review_images",
               help=t("settings.review_images_help"))
 

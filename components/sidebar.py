@@ -108,8 +108,9 @@ def render_provider() -> None:
     """The provider (an API or the local model), base URL and API key (kept in memory only)."""
     source = state.current_key_source()
     with st.expander(t("sidebar.provider"), expanded=not source):
+        labels = {p: t(f"sidebar.provider.{p}") for p in PROVIDERS}  # fixed in this language
         st.radio(t("sidebar.provider_choice"), PROVIDERS, key=state.PROVIDER,
-                 format_func=lambda p: t(f"sidebar.provider.{p}"), on_change=_provider_changed,
+                 format_func=labels.__getitem__, on_change=_provider_changed,
                  label_visibility="collapsed")
         st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=DEFAULT_BASE_URL,
                       help=t("sidebar.base_url_help", default=DEFAULT_BASE_URL),

@@ -47,6 +47,7 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_frequency_penalty": None,
     "w_seed": None,
     "w_user": "",
+    "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
 }
 MODEL = "w_model"
 PROVIDER = "w_provider"  # "api" or "local" (nexuschat.config.PROVIDERS); first set by the sidebar

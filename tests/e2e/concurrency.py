@@ -382,7 +382,7 @@ async def run_session(browser, url: str, session: int, image: Path, plan: LoadPl
     """Open the chat, wait for `start()` (every session ready), then chat turn after turn."""
     result = SessionResult(session)
     timeout_ms = plan.timeout_s * 1000
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-US")
     page_errors: list[str] = []
     try:
         page = await context.new_page()

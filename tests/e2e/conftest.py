@@ -29,6 +29,12 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """An English browser: the app follows a Chinese browser's locale."""
+    return {**browser_context_args, "locale": "en-US"}
+
+
+@pytest.fixture(scope="session")
 def app_url(fake_api_server, tmp_path_factory) -> str:
     """A real `streamlit run` of the app on a free loopback port; its URL."""
     server = StreamlitServer(fake_api_server.base_url, tmp_path_factory.mktemp("streamlit-e2e"))

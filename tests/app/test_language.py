@@ -1,0 +1,139 @@
+"""The interface language: English by default, Chinese by choice or by the browser's locale."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexuschat.i18n import resolve_language, use_language
+from tests.app.conftest import new_app, provider_secrets
+
+ENGLISH = {"nav": ["Chat", "Conversations", "Settings"], "settings": "Settings",
+           "new_chat": "New chat", "placeholder": "Ask anything, or attach images",
+           "generation": "Generation"}
+CHINESE = {"nav": ["聊天", "历史对话", "设置"], "settings": "设置",
+           "new_chat": "新建对话", "placeholder": "输入任何问题，或附加图片",
+           "generation": "生成参数"}
+
+
+@pytest.fixture(autouse=True)
+def english_test_thread():
+    yield
+    use_language("en")
+
+
+def follow(at):
+    """Let this thread speak the language the app just drew its page in.
+
+    When AppTest sends widget values back it turns each option into its label with the
+    widget's format_func, in the test's own thread; the provider, sampling and preset radios
+    build their labels with t() at call time, so that thread must use the app's language too.
+    """
+    state = at.session_state  # AppTest's session state has no .get()
+    choice = state["w_language"] if "w_language" in state else None  # noqa: SIM401
+    use_language(resolve_language(choice, at.context.get("locale")))
+    return at
+
+
+def run(at):
+    return follow(at.run())
+
+
+def open_settings(at):
+    return follow(at.switch_page("app_pages/settings.py").run())
+
+
+def back_to_chat(at):
+    return follow(at.switch_page("app_pages/chat.py").run())
+
+
+def choose(at, language: str):
+    return follow(at.selectbox(key="w_language").select(language).run())
+
+
+def nav_titles(at) -> list[str] | None:
+    """The page titles given to st.navigation; AppTest keeps them only in a private registry."""
+    pages = getattr(at, "_registered_pages", None)
+    if not pages:
+        return None
+    return [info["page_name"] for info in pages.values()]
+
+
+def assert_settings_page_in(at, strings: dict) -> None:
+    assert not at.exception
+    assert [title.value for title in at.title] == [strings["settings"]]
+    assert strings["generation"] in [s.value for s in at.subheader]
+    assert strings["new_chat"] in [b.label for b in at.sidebar.button]
+    titles = nav_titles(at)
+    if titles is not None:
+        assert titles == strings["nav"]
+
+
+def assert_chat_page_in(at, strings: dict) -> None:
+    assert not at.exception
+    assert at.chat_input[0].placeholder == strings["placeholder"]
+    assert strings["new_chat"] in [b.label for b in at.sidebar.button]
+    titles = nav_titles(at)
+    if titles is not None:
+        assert titles == strings["nav"]
+
+
+def test_english_by_default(app):
+    assert_chat_page_in(app, ENGLISH)
+    open_settings(app)
+    assert_settings_page_in(app, ENGLISH)
+    assert app.selectbox(key="w_language").value == "auto"
+
+
+def test_choosing_chinese_then_english(app):
+    open_settings(app)
+    choose(app, "zh")
+    assert_settings_page_in(app, CHINESE)
+    assert app.selectbox(key="w_language").value == "zh"
+    back_to_chat(app)  # the choice outlives the page that holds its widget
+    assert_chat_page_in(app, CHINESE)
+    open_settings(app)
+    assert app.selectbox(key="w_language").value == "zh"
+    choose(app, "en")
+    assert_settings_page_in(app, ENGLISH)
+    back_to_chat(app)
+    assert_chat_page_in(app, ENGLISH)
+
+
+def test_chinese_validation_messages(app):
+    open_settings(app)
+    choose(app, "zh")
+    follow(app.text_area(key="w_stop").input("a\nb\nc\nd\ne").run())
+    assert "最多只能设置 4 个停止序列。" in [e.value for e in app.error]
+
+
+def test_a_chinese_browser_gets_chinese_until_english_is_chosen(fake_api, db_url):
+    at = new_app(provider_secrets(fake_api, db_url))
+    at.context["locale"] = "zh-CN"
+    run(at)
+    assert_chat_page_in(at, CHINESE)
+    open_settings(at)
+    assert_settings_page_in(at, CHINESE)
+    choose(at, "en")  # an explicit choice wins over the browser
+    assert_settings_page_in(at, ENGLISH)
+    choose(at, "auto")
+    assert_settings_page_in(at, CHINESE)
+
+
+def test_other_browser_locales_get_english(fake_api, db_url):
+    at = new_app(provider_secrets(fake_api, db_url))
+    at.context["locale"] = "fr-FR"
+    run(at)
+    assert_chat_page_in(at, ENGLISH)
+
+
+def test_settings_survive_a_change_of_language(app, fake_api):
+    open_settings(app)
+    app.radio(key="w_sampling").set_value("temperature").run()
+    app.number_input(key="w_temperature").set_value(0.3).run()
+    app.radio(key="w_preset").set_value("economy").run()
+    choose(app, "zh")
+    assert app.radio(key="w_sampling").value == "temperature"
+    assert app.number_input(key="w_temperature").value == 0.3
+    assert app.radio(key="w_preset").value == "economy"
+    assert app.radio(key="w_provider").value == "api"
+    assert "每次请求发送的字段：temperature" in [c.value for c in app.caption]
