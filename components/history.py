@@ -40,6 +40,7 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
             editor=(lambda m=message: branches.render_editor(m)) if message.id == editing
             else None,
             after=lambda m=message: _controls(conversation, m),
+            single_control=len(conversation.siblings.get(message.id, ())) < 2,
         )
 
 

@@ -110,10 +110,12 @@ def render_message(
     on_continue: Callable[[], None] | None = None,
     editor: Callable[[], None] | None = None,
     after: Callable[[], None] | None = None,
+    single_control: bool = False,
 ) -> None:
     """One bubble; the last reply also gets its Retry / Continue actions.
 
-    `editor` replaces the text (an inline edit); `after` draws controls at the bubble's end.
+    `editor` replaces the text (an inline edit); `after` draws controls at the bubble's end,
+    in a row, or on their own when `single_control` says `after` draws one button.
     """
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
         if editor is not None:
@@ -126,25 +128,18 @@ def render_message(
                 st.markdown(attempt)
         if message.role == "assistant" and message.meta:
             render_reply_footer(message)
-        render_action_row(message, is_last=is_last, on_retry=on_retry, on_continue=on_continue,
-                          after=after)
-
-
-def render_action_row(
-    message: Message,
-    *,
-    is_last: bool,
-    on_retry: Callable[[], None] | None = None,
-    on_continue: Callable[[], None] | None = None,
-    after: Callable[[], None] | None = None,
-) -> None:
-    """The controls under a bubble, in one row."""
-    with st.container(horizontal=True, gap="small", vertical_alignment="center",
-                                key=f"actions-{message.id}"):
-        if is_last:
-            render_reply_actions(message, on_retry=on_retry, on_continue=on_continue)
-        if after is not None:
-            after()
+        if single_control and not is_last:
+            # One button needs no row: every element is one more message to the browser on
+            # every run, for every message on screen.
+            if after is not None:
+                after()
+            return
+        with st.container(horizontal=True, gap="small", vertical_alignment="center",
+                          key=f"actions-{message.id}"):
+            if is_last:
+                render_reply_actions(message, on_retry=on_retry, on_continue=on_continue)
+            if after is not None:
+                after()
 
 
 def render_reply_footer(message: Message) -> None:
