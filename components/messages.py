@@ -25,8 +25,8 @@ def render_images(images: tuple[PreparedImage, ...], model: str) -> None:
     columns = st.columns(min(len(images), 3)) if len(images) > 1 else [nullcontext()]
     for index, image in enumerate(images):
         with columns[index % len(columns)]:
-            st.image(_thumbnail(image.sha256, image.data), width=min(image.width, THUMBNAIL_PX))
-            st.caption(image_caption(image, model))
+            st.image(_thumbnail(image.sha256, image.data), width=min(image.width, THUMBNAIL_PX),
+                     caption=image_caption(image, model))  # in the image: one element, not two
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)

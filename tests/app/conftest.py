@@ -74,6 +74,11 @@ def all_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def image_captions(at: AppTest) -> str:
+    """The facts drawn under the images (pixel size, bytes, tokens), one per line."""
+    return "\n".join(caption for image in at.image for caption in image.captions)
+
+
 def send(at: AppTest, text: str, *files: tuple[str, bytes, str]) -> AppTest:
     """Type (and attach) and submit through the real chat input."""
     chat = at.chat_input[0]

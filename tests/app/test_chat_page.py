@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from nexuschat.turns import CONTINUE_PROMPT
-from tests.app.conftest import KEY, all_text, new_app, png_bytes, send
+from tests.app.conftest import KEY, all_text, image_captions, new_app, png_bytes, send
 
 
 def markdowns(at) -> list[str]:
@@ -49,8 +49,8 @@ def test_an_attached_image_is_prepared_shown_and_sent(app, fake_api):
     assert parts[0] == {"type": "text", "text": "what colour?"}
     assert parts[1]["image_url"]["url"].startswith("data:image/")
     assert "Echo: what colour? [images: 1]" in markdowns(app)
-    captions = " ".join(c.value for c in app.caption)
-    assert re.search(r"1568×52[23] · \d+ B · ~[\d,]+ tokens · from 3000×1000", captions)
+    assert re.search(r"1568×52[23] · \d+ B · ~[\d,]+ tokens · from 3000×1000",
+                     image_captions(app))
     assert len(app.image) == 1
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.app.conftest import KEY, new_app, png_bytes, provider_secrets, send
+from tests.app.conftest import KEY, image_captions, new_app, png_bytes, provider_secrets, send
 
 
 def reopen(fake_api, db_url, conversation_id, **extra):
@@ -31,8 +31,8 @@ def test_a_reload_brings_back_the_conversation_with_images_and_settings(app, fak
     assert "what is this" in texts(again)
     assert "Echo: what is this [images: 1]" in texts(again)
     assert len(again.image) == 1
-    captions = " ".join(c.value for c in again.caption)
-    assert "900×300" in captions and "total tokens" in captions
+    assert "900×300" in image_captions(again)
+    assert "total tokens" in " ".join(c.value for c in again.caption)
     assert again.text_area(key="w_system_prompt").value == "Be terse."
     assert again.selectbox(key="w_model").value == "qwen-vl-max"
     send(again, "and now?")

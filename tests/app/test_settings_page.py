@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import png_bytes, send
+from tests.app.conftest import image_captions, png_bytes, send
 
 
 def open_settings(at):
@@ -81,7 +81,7 @@ def test_economy_preset_shrinks_images_further(app, fake_api):
     app.radio(key="w_preset").set_value("economy").run()
     back_to_chat(app)
     send(app, "small please", ("big.png", png_bytes((2000, 1000)), "image/png"))
-    assert "768×384" in " ".join(c.value for c in app.caption)
+    assert "768×384" in image_captions(app)
 
 
 def test_a_capability_override_lets_a_model_see(app, fake_api):
@@ -102,7 +102,7 @@ def test_images_can_be_reviewed_before_they_are_sent(app, fake_api):
     back_to_chat(app)
     send(app, "check first", ("big.png", png_bytes((3136, 1000)), "image/png"))
     assert fake_api.chat_requests() == []
-    assert "1568×500" in " ".join(c.value for c in app.caption)
+    assert "1568×500" in image_captions(app)
     app.button(key="send-draft").click().run()
     (body,) = fake_api.chat_requests()
     assert body["messages"][0]["content"][1]["type"] == "image_url"
