@@ -201,9 +201,10 @@ class Probe:
     def install_timers(self) -> None:
         """Time the chat page's rendering pieces (nested: images and footers are inside bubbles;
         buttons and sibling navigation are drawn from inside a bubble too)."""
-        from components import branches, messages
+        from components import branches, history, messages
 
-        self.time(messages, "render_message", "bubbles")
+        # components.history calls render_message by the name it imported: time it there.
+        self.time(history, "render_message", "bubbles")
         self.time(messages, "render_images", "images")
         self.time(messages, "render_reply_footer", "footers")
         self.time(branches, "render_message_actions", "buttons")

@@ -475,37 +475,53 @@ def section(phases: list[Phase], table: list[str], goals: list[str], ok: bool,
         "",
         FINDINGS,
         "",
-        "Reproduce: `.venv/bin/python -m bench.load --also-with runner.postScriptGC=false` "
-        "(from the repository root; about 4 minutes; it rewrites this section and exits "
-        "non-zero if a goal is missed; `--no-write` leaves it alone, `--clients websocket` "
-        "skips the pages, `--profile OUT` records the server with py-spy). The 5-session "
+        f"Reproduce: `{command}` (from the repository root; about 3 minutes; it rewrites this "
+        "section and exits non-zero if a goal is missed; `--no-write` leaves it alone, "
+        "`--clients websocket` skips the pages, `--trace` splits the added latency into the "
+        "server's part and delivery, `--also-with NAME=VALUE` runs a second server with other "
+        "Streamlit options, `--profile OUT` records the server with py-spy). The 5-session "
         "correctness test on the same driver is `tests/e2e/test_concurrent_sessions.py`.",
     ]
     return "\n".join(lines) + "\n"
 
 
-# Why the goals are missed, from the profiles (`--profile`) and the experiments recorded with it;
-# update it when the app changes.
+# What was found and fixed, and what is left, from the profiles (`--profile`), the split of the
+# lag (`--trace`) and experiments; update it when the app changes.
 FINDINGS = "\n\n".join([
-    "Where the time goes (py-spy `--gil` on the app server under the 20 websocket clients, as "
-    "the app ships): 82% of the samples holding the GIL are in `gc.collect(2)`, which "
-    "Streamlit runs after every script run (`runner.postScriptGC`, on by default). A full "
-    "collection walks every object of the process (every session's state, and Streamlit's, "
-    "SQLAlchemy's and the SDK's own: about 80 ms here for the app's modules alone), and a turn "
-    "has three or four script runs; while it runs, no other session's thread can paint a token "
-    "or even read its stream. With the option off (the row with `runner.postScriptGC=false`, "
-    "a second server in the same run) the server's CPU for the same 100 turns falls by about "
-    "70% and the tails shrink several times over. Proposed fix: `[runner] postScriptGC "
-    "= false` in `.streamlit/config.toml` (CPython's own generational collector still runs, "
-    "on its thresholds).",
-    "What is left is the repaint clock: `components/live_reply.py` repaints every 80 ms, so at "
-    "a steady stream a token waits for the next tick, 0 to 80 ms: p95 about 80 ms before any "
-    "load, above the 50 ms goal even for one session (the baselines). An experiment with a "
-    "patched copy of the app (`REPAINT_INTERVAL_S = 0.04`, GC off; not part of this bench) gave "
-    "one websocket session p50 22 / p95 41 ms; under the twenty, p95 stayed above 100 ms on "
-    "this shared machine, where other work took up to a core meanwhile. Proposed: a 40 ms "
-    "clock (25 repaints a second: still bounded, never per token), with `bench.streaming` "
-    "re-run for its cost on long replies, then this bench on a quiet machine.",
+    "How the tail came down (p95 added latency per token, 20 websocket clients; each fix "
+    "measured in runs like this one): 2.95 s with Streamlit's full `gc.collect()` after "
+    "every script run (82% of the GIL samples; `[runner] postScriptGC = false`) → 84-182 ms, "
+    "varying from run to run, with an 80 ms then 50 ms repaint clock → about 50 ms after the "
+    "changes of 2026-11-25: (1) a turn no longer ends with a second run of the whole page "
+    "(the finished reply is drawn over its streaming bubble; per session and turn the "
+    "browser got about 170 messages, now about 80); (2) the repaint clock is a leading-edge "
+    "throttle at 40 ms: a 50 ms clock alone makes a steady stream wait 47.5 ms at p95, so the "
+    "goal needs a shorter one; (3) the stream is decoded into plain dicts, not one SDK object "
+    "per chunk (an eighth of the GIL time); (4) periodic saves never wait for SQLite's write "
+    "lock (twenty sessions saving in the same second queued up to 0.7 s for it, and a "
+    "waiting session painted nothing); (5) `gc.freeze()` after the first run (full "
+    "collections walked every startup object: about 100 ms each, five per run of this bench); "
+    "(6) `synchronous=NORMAL` for SQLite under WAL; (7) fewer elements per message (no "
+    "columns for one image, the image's facts as its caption, no row around a single "
+    "control), since every element is a message on every run.",
+    "What is left, from `--trace` (the split table): delivery from the server's websocket to "
+    "the client is 0-2 ms; all of the added latency is inside the server, between the token "
+    "reaching the app and the message carrying it leaving. Its p50 is the repaint clock (a "
+    "steady stream waits 0-40 ms for the next repaint; about 42 ms at p95 between turns). "
+    "The tail comes in bursts when the twenty sessions finish a turn and start the next "
+    "within the same few hundred milliseconds (they start together and keep in step): each "
+    "runs the chat page once (about 11 ms of script time) and Streamlit's single event "
+    "loop sends every session's messages in turn, so a repaint of a session still streaming "
+    "waits behind the others' pages, and the loop competes for the GIL with those script "
+    "threads. Between bursts p95 is about 42 ms; during them 70-190 ms. Removing the whole "
+    "history or the sidebar from the page (experiments, two runs each) did not remove the "
+    "bursts, and a shorter GIL switch interval (1 ms, 0.5 ms) made them worse. The app "
+    "server's CPU for the same 100 turns varies from 5.5 to 7.4 s from run to run on this "
+    "shared virtual machine, and the p95 with it: 46-61 ms over the last ten runs (median "
+    "50). Next steps: run the chat area in an `st.fragment`, so a turn does not rerun the "
+    "router and sidebar (about 5 of the 11 ms and 20 of the 80 messages per turn); one store "
+    "transaction per turn instead of three; beyond one process, several Streamlit processes "
+    "behind a load balancer, the usual way to use more than one core.",
 ])
 
 
