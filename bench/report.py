@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import platform
@@ -32,3 +33,13 @@ def write_section(section: str, text: str) -> None:
     # a blank line above the heading, whatever the section before it ends with
     doc = re.sub(rf"(?<=[^\n])\n(?={re.escape(section)}\n)", "\n\n", doc)
     DOC.write_text(doc.rstrip("\n") + "\n")
+
+
+def repaint_interval_s() -> float:
+    """The app's repaint clock, read from its source (importing it would need a runtime)."""
+    tree = ast.parse((DOC.parents[1] / "components" / "live_reply.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "REPAINT_INTERVAL_S" for t in node.targets):
+            return float(ast.literal_eval(node.value))
+    raise RuntimeError("REPAINT_INTERVAL_S not found in components/live_reply.py")

@@ -15,7 +15,6 @@ server each token becomes visible:
 from __future__ import annotations
 
 import argparse
-import ast
 import bisect
 import datetime
 import json
@@ -32,7 +31,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import machine, write_section
+from bench.report import machine, repaint_interval_s, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Streaming to the screen"
@@ -563,16 +562,6 @@ def minutes(seconds: float) -> str:
     """A run's length for the doc's "Reproduce" line: "1 minute", "5 minutes"."""
     n = max(1, round(seconds / 60))
     return f"{n} minute{'s' if n > 1 else ''}"
-
-
-def repaint_interval_s() -> float:
-    """The app's repaint clock, read from its source (importing it would need a runtime)."""
-    tree = ast.parse((ROOT / "components" / "live_reply.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-                getattr(t, "id", None) == "REPAINT_INTERVAL_S" for t in node.targets):
-            return float(ast.literal_eval(node.value))
-    raise RuntimeError("REPAINT_INTERVAL_S not found in components/live_reply.py")
 
 
 def main() -> int:
