@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from nexuschat.i18n import resolve_language, use_language
 from tests.app.conftest import new_app, provider_secrets
 
 ENGLISH = {"nav": ["Chat", "Conversations", "Settings"], "settings": "Settings",
@@ -15,39 +12,20 @@ CHINESE = {"nav": ["聊天", "历史对话", "设置"], "settings": "设置",
            "generation": "生成参数"}
 
 
-@pytest.fixture(autouse=True)
-def english_test_thread():
-    yield
-    use_language("en")
-
-
-def follow(at):
-    """Let this thread speak the language the app just drew its page in.
-
-    When AppTest sends widget values back it turns each option into its label with the
-    widget's format_func, in the test's own thread; the provider, sampling and preset radios
-    build their labels with t() at call time, so that thread must use the app's language too.
-    """
-    state = at.session_state  # AppTest's session state has no .get()
-    choice = state["w_language"] if "w_language" in state else None  # noqa: SIM401
-    use_language(resolve_language(choice, at.context.get("locale")))
-    return at
-
-
 def run(at):
-    return follow(at.run())
+    return at.run()
 
 
 def open_settings(at):
-    return follow(at.switch_page("app_pages/settings.py").run())
+    return at.switch_page("app_pages/settings.py").run()
 
 
 def back_to_chat(at):
-    return follow(at.switch_page("app_pages/chat.py").run())
+    return at.switch_page("app_pages/chat.py").run()
 
 
 def choose(at, language: str):
-    return follow(at.selectbox(key="w_language").select(language).run())
+    return at.selectbox(key="w_language").select(language).run()
 
 
 def nav_titles(at) -> list[str] | None:
@@ -102,7 +80,7 @@ def test_choosing_chinese_then_english(app):
 def test_chinese_validation_messages(app):
     open_settings(app)
     choose(app, "zh")
-    follow(app.text_area(key="w_stop").input("a\nb\nc\nd\ne").run())
+    app.text_area(key="w_stop").input("a\nb\nc\nd\ne").run()
     assert "最多只能设置 4 个停止序列。" in [e.value for e in app.error]
 
 
