@@ -518,10 +518,13 @@ FINDINGS = "\n\n".join([
     "bursts, and a shorter GIL switch interval (1 ms, 0.5 ms) made them worse. The app "
     "server's CPU for the same 100 turns varies from 5.5 to 7.4 s from run to run on this "
     "shared virtual machine, and the p95 with it: 46-61 ms over the last ten runs (median "
-    "50). Next steps: run the chat area in an `st.fragment`, so a turn does not rerun the "
-    "router and sidebar (about 5 of the 11 ms and 20 of the 80 messages per turn); one store "
-    "transaction per turn instead of three; beyond one process, several Streamlit processes "
-    "behind a load balancer, the usual way to use more than one core.",
+    "50). Tried: the chat area as an `st.fragment`, so a turn reruns neither the router nor "
+    "the sidebar (80 → 61 messages per turn; p95 45-50 ms over six runs against 51-68 for the "
+    "app in the same hour), but Streamlit never lets a fragment rerun preempt a running "
+    "script, so Stop (a click inside the fragment) could no longer end a streaming reply: "
+    "not shipped. Next steps: one store transaction per turn instead of three; beyond one "
+    "process, several Streamlit processes behind a load balancer, the usual way to use more "
+    "than one core.",
 ])
 
 

@@ -48,6 +48,7 @@ class StreamlitClient:
         self.page_hash = ""
         self.query_string = ""
         self.chat_input_id = ""
+        self.chat_input_fragment = ""  # the fragment that drew the chat input, if any
         self.elements: dict[tuple[int, ...], tuple[str, str, str]] = {}  # path -> kind, id, text
         self.finished_runs = 0
         self.last_run: dict[tuple[int, ...], tuple[str, str, str]] = {}
@@ -130,6 +131,7 @@ class StreamlitClient:
             self.elements[path] = (what, ident, text)
             if what == "chat_input":
                 self.chat_input_id = body.id
+                self.chat_input_fragment = msg.delta.fragment_id
             if what == "markdown" and self.on_markdown is not None:
                 self.on_markdown(text, arrived)
 
@@ -149,7 +151,8 @@ class StreamlitClient:
     async def _send(self, back) -> None:
         await self._ws.send(back.SerializeToString())
 
-    async def rerun(self, page: str = "", widgets: list | None = None) -> int:
+    async def rerun(self, page: str = "", widgets: list | None = None,
+                    fragment_id: str = "") -> int:
         """Ask for a run (of `page`'s script hash; "" = the current one); the run count before."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
@@ -157,6 +160,8 @@ class StreamlitClient:
         back = BackMsg()
         back.rerun_script.query_string = self.query_string
         back.rerun_script.page_script_hash = page or self.page_hash
+        if fragment_id:  # as the browser does for a widget a fragment drew: rerun just that
+            back.rerun_script.fragment_id = fragment_id
         for widget in widgets or ():
             back.rerun_script.widget_states.widgets.append(widget)
         await self._send(back)
@@ -246,7 +251,8 @@ async def run_ws_session(url: str, session: int, image: Path, plan: LoadPlan,
             record.clear()
             record.update(echo=f"Echo: {text} ", first=None, last=-1, seen=[])
             enter = time.time()
-            await client.rerun(widgets=[client.chat_input_state(text, [info])])
+            await client.rerun(widgets=[client.chat_input_state(text, [info])],
+                               fragment_id=client.chat_input_fragment)
             await client.wait_for(lambda t=turn: (_footers(client.last_run) >= t + 1
                                                   or bool(_problems(client.last_run))),
                                   timeout)
