@@ -378,7 +378,8 @@ def report(phases: list[Phase]) -> tuple[list[str], list[str], bool]:
     judged = next((p for p in loads if p.kind == "websocket"), loads[-1])
     p95 = percentile(judged.lags_ms(), 95)
     goal(p95 is not None and p95 < GOAL_LAG_P95_MS,
-         f"p95 added latency per token < {GOAL_LAG_P95_MS:g} ms, {judged.label} ({fmt(p95)} ms)")
+         f"p95 added latency per token < {GOAL_LAG_P95_MS:g} ms, {judged.label} "
+         f"({fmt(p95, '.1f')} ms)")
     traced = [p for p in phases if p.split]
     if traced:
         cpu += ["", "| run (`--trace`) | in the server: token flushed by the API → its websocket "
