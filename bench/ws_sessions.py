@@ -266,9 +266,7 @@ async def run_ws_session(url: str, session: int, image: Path, plan: LoadPlan,
         _check_chat(client.last_run, result, plan)
         await _check_conversations(client, result, timeout)
     except Exception as exc:  # noqa: BLE001 - recorded: one session's failure must not hide others
-        detail = " ".join(str(exc).split())[:300]
-        result.errors.append(f"session {session} after {result.turns_done} turns: "
-                             f"{type(exc).__name__}: {detail}")
+        result.failed(exc)
     finally:
         await client.close()
     return result

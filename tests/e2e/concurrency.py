@@ -262,6 +262,12 @@ class SessionResult:
     listed: list[str] = field(default_factory=list)  # ids on its Conversations page
     skew_s: float = 0.0
 
+    def failed(self, exc: BaseException) -> None:
+        """Record what stopped this session (one session's failure must not hide others)."""
+        detail = " ".join(str(exc).split())[:300]
+        self.errors.append(f"session {self.session} after {self.turns_done} turns: "
+                           f"{type(exc).__name__}: {detail}")
+
 
 @dataclass(frozen=True)
 class LoadPlan:
@@ -414,9 +420,7 @@ async def run_session(browser, url: str, session: int, image: Path, plan: LoadPl
         await _check_page(page, result, plan)
         await _check_conversations_page(page, result, timeout_ms)
     except Exception as exc:  # noqa: BLE001 - recorded: one session's failure must not hide others
-        detail = " ".join(str(exc).split())[:300]
-        result.errors.append(f"session {session} after {result.turns_done} turns: "
-                             f"{type(exc).__name__}: {detail}")
+        result.failed(exc)
     finally:
         result.errors += [f"session {session}: page error {e}" for e in page_errors]
         with contextlib.suppress(Exception):
