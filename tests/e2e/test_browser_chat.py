@@ -192,3 +192,18 @@ def test_new_chat_while_a_reply_streams_keeps_that_reply(page: Page, fake_api):
     expect(messages(page).nth(0)).to_contain_text("keep me")
     expect(reply_body(messages(page).nth(1))).to_contain_text(word("w5"))
     expect(messages(page).nth(1)).to_contain_text("Stopped by you")
+
+
+def test_a_regenerated_reply_shows_its_versions_as_soon_as_it_ends(page: Page, fake_api):
+    fake_api.script({"kind": "reply", "text": "first version"},
+                    {"kind": "reply", "text": "second version"})
+    open_chat(page)
+    send(page, "pick one")
+    expect(messages(page).nth(1)).to_contain_text("first version")
+
+    page.locator("[class*='st-key-regenerate-']").get_by_role("button").click()
+
+    answer = messages(page).nth(1)
+    expect(answer).to_contain_text("second version")
+    expect(answer).to_contain_text("2/2")  # drawn by the turn itself, no second page run
+    expect(messages(page)).to_have_count(2)
