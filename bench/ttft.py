@@ -218,7 +218,7 @@ def serve_probed(out_path: str, profile_dir: str, streamlit_args: list[str]) -> 
     timed(sidebar, "render_sidebar", "sidebar")
     timed(composer, "read_chat_input", "chat_input")
     timed(composer, "submit", "submit")
-    for name in ("add_message", "save_settings", "save_message"):
+    for name in ("add_message", "save_message"):
         timed(persistence, name, "store_write")
     timed(messages, "render_message", "message")
     history.render_message = messages.render_message  # imported there by name
@@ -412,7 +412,7 @@ PHASES = [  # (label, from, to); consecutive, so a turn's phases add up to its t
 ]
 PARTS = [  # (label, event name): summed durations inside the turn, up to `create()`
     ("… of which the sidebar", "sidebar"),
-    ("… of which store writes (settings, user message, reply row; each a commit)",
+    ("… of which store writes (user message with the settings, reply row; each a commit)",
      "store_write"),
     ("… of which `render_message` calls", "message"),
 ]
@@ -688,7 +688,7 @@ def write_doc(table: list[str], breakdown: list[str], goals: list[str], ok: bool
         "trial runs on 2026-11-25 while other benchmarks loaded this 2-core machine (load "
         "average 7 to 42), the 40-message median was 103 to 155 ms (goal missed) and the new "
         "conversation's 78 to 91 ms, while the minimal page stayed at 21 to 24 ms. Everything "
-        "in the breakdown between the script's start and the request (history drawing, three "
+        "in the breakdown between the script's start and the request (history drawing, two "
         "committed writes, the SDK's `create()` on a thread that competes for the GIL with "
         "Streamlit's event loop sending the page just drawn) is on the critical path, so "
         "contention multiplies it.",

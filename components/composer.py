@@ -64,8 +64,7 @@ def commit_user_message(base: Conversation, message: Message) -> None:
     """Add `message` after `base`'s last turn (a new branch if that is not the leaf) and reply."""
     conversation = state.with_current_settings(base, state.resolved_settings().model,
                                                state.current_params()).append(message)
-    persistence.save_settings(conversation)
-    persistence.add_message(conversation, conversation.last)
+    persistence.add_message(conversation, conversation.last, with_settings=True)
     state.set_conversation(conversation)
     st.session_state[state.PENDING] = "reply"
 

@@ -72,10 +72,14 @@ def _ensure_stored(conversation: Conversation) -> None:
     st.query_params["c"] = conversation.id
 
 
-def add_message(conversation: Conversation, message: Message) -> None:
-    """Commit a new message (and the conversation, the first time) before anything else runs."""
+def add_message(conversation: Conversation, message: Message, *,
+                with_settings: bool = False) -> None:
+    """Commit a new message (and the conversation, the first time) before anything else runs;
+    `with_settings`: the conversation's model, system prompt and parameters too."""
     _ensure_stored(conversation)
-    _retrying(lambda: store().add_message(owner(), conversation.id, message))
+    settings = ({"system_prompt": conversation.system_prompt, "model": conversation.model,
+                 "params": dict(conversation.params)} if with_settings else {})
+    _retrying(lambda: store().add_message(owner(), conversation.id, message, **settings))
 
 
 def save_message(conversation: Conversation, message: Message, *,
@@ -107,13 +111,6 @@ def _retrying(write: Callable[[], None], attempts: int = 3) -> None:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.5 * 2**attempt)
-
-
-def save_settings(conversation: Conversation) -> None:
-    """Keep the conversation's model, system prompt and parameters with it."""
-    _ensure_stored(conversation)
-    store().update_settings(owner(), conversation.id, system_prompt=conversation.system_prompt,
-                            model=conversation.model, params=conversation.params)
 
 
 def open_conversation(conversation_id: str, leaf_id: str | None = None, *,

@@ -634,9 +634,12 @@ class Store:
         except sa.exc.IntegrityError as e:
             raise ValueError(f"conversation {conversation.id!r} already exists") from e
 
-    def add_message(self, owner: str, conversation_id: str, message: Message) -> None:
+    def add_message(self, owner: str, conversation_id: str, message: Message, *,
+                    system_prompt: str | None = None, model: str | None = None,
+                    params: dict | None = None) -> None:
         """Append under `message.parent_id` (None: a new root), make it the current leaf,
-        bump updated_at, and title an untitled conversation from a user message."""
+        bump updated_at, and title an untitled conversation from a user message; the settings
+        given are stored with it, in the same transaction."""
         with _transaction(self._engine, write=True) as conn:
             header = conn.execute(
                 sa.select(conversations.c.title).where(conversations.c.id == conversation_id,
@@ -656,6 +659,8 @@ class Store:
             except sa.exc.IntegrityError as e:
                 raise ValueError(f"message {message.id!r} already exists") from e
             values: dict = {"leaf_id": message.id, "updated_at": time.time()}
+            values.update({k: v for k, v in (("system_prompt", system_prompt), ("model", model),
+                                             ("params", params)) if v is not None})
             title = "" if header.title or message.role != "user" else make_title(message.content)
             if title:
                 values.update(title=title, title_search=_folded(title))

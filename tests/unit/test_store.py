@@ -554,3 +554,17 @@ def test_siblings_of_a_message_in_creation_order_and_owner_scoped(store):
                           .last.id) == ()
     with pytest.raises(NotFound):
         store.siblings("mallory", conversation.id, second.id)
+
+
+def test_a_message_can_carry_the_conversations_settings_in_its_own_commit(store):
+    conv = chat("hello")
+    store.create(ALICE, conv)
+    store.add_message(ALICE, conv.id, Message("user", "more", parent_id=conv.last.id),
+                      system_prompt="Terse.", model="qwen-vl-max", params={"seed": 7})
+    loaded = store.load(ALICE, conv.id)
+    assert (loaded.system_prompt, loaded.model, loaded.params) == (
+        "Terse.", "qwen-vl-max", {"seed": 7})
+    store.add_message(ALICE, conv.id, Message("assistant", "ok", parent_id=loaded.last.id))
+    again = store.load(ALICE, conv.id)
+    assert (again.system_prompt, again.model, again.params) == (
+        "Terse.", "qwen-vl-max", {"seed": 7})  # a message without settings leaves them
