@@ -504,7 +504,8 @@ FINDINGS = "\n\n".join([
     "collections walked every startup object: about 100 ms each, five per run of this bench); "
     "(6) `synchronous=NORMAL` for SQLite under WAL; (7) fewer elements per message (no "
     "columns for one image, the image's facts as its caption, no row around a single "
-    "control), since every element is a message on every run.",
+    "control), since every element is a message on every run; (8) the user's message and "
+    "the conversation's settings in one commit (two commits per turn, not three).",
     "What is left, from `--trace` (the split table): delivery from the server's websocket to "
     "the client is 0-2 ms; all of the added latency is inside the server, between the token "
     "reaching the app and the message carrying it leaving. Its p50 is the repaint clock (a "
@@ -517,15 +518,16 @@ FINDINGS = "\n\n".join([
     "threads. Between bursts p95 is about 42 ms; during them 70-190 ms. Removing the whole "
     "history or the sidebar from the page (experiments, two runs each) did not remove the "
     "bursts, and a shorter GIL switch interval (1 ms, 0.5 ms) made them worse. The app "
-    "server's CPU for the same 100 turns varies from 5.5 to 7.4 s from run to run on this "
-    "shared virtual machine, and the p95 with it: 46-61 ms over the last ten runs (median "
-    "50). Tried: the chat area as an `st.fragment`, so a turn reruns neither the router nor "
+    "server's CPU for the same 100 turns varies from 5.4 to 7.4 s from run to run on this "
+    "shared virtual machine, and the p95 with it: 46-61 ms over ten runs before fix (8), "
+    "44.7-48.1 ms over seven runs in a row after it (the recorded run is above). Tried: "
+    "the chat area as an `st.fragment`, so a turn reruns neither the router nor "
     "the sidebar (80 → 61 messages per turn; p95 45-50 ms over six runs against 51-68 for the "
     "app in the same hour), but Streamlit never lets a fragment rerun preempt a running "
     "script, so Stop (a click inside the fragment) could no longer end a streaming reply: "
-    "not shipped. Next steps: one store transaction per turn instead of three; beyond one "
-    "process, several Streamlit processes behind a load balancer, the usual way to use more "
-    "than one core.",
+    "not shipped. Next steps, for more headroom: the reply's row in the same commit as the "
+    "question (one per turn); beyond one process, several Streamlit processes behind a load "
+    "balancer, the usual way to use more than one core.",
 ])
 
 
