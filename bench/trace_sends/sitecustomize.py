@@ -11,6 +11,7 @@ import os
 _OUT = os.environ.get("BENCH_TRACE_SENDS")
 
 if _OUT:
+    import atexit
     import re
     import time
 
@@ -18,7 +19,8 @@ if _OUT:
 
     _TURN = re.compile(rb"session (\d+) turn (\d+)")
     _TOKEN = re.compile(rb"w(\d+)")
-    _log = open(_OUT, "a", buffering=1 << 16)  # noqa: SIM115 - open for the process's life
+    _log = open(_OUT, "a", buffering=1 << 20)  # noqa: SIM115 - open for the process's life
+    atexit.register(_log.close)  # written out at exit: no write on the event loop per message
     _send_bytes = starlette.websockets.WebSocket.send_bytes
 
     async def _traced_send_bytes(self, data: bytes) -> None:
@@ -28,6 +30,5 @@ if _OUT:
             tokens = _TOKEN.findall(data[-80:])
             if tokens:
                 _log.write(f"{int(turn[1])} {int(turn[2])} {int(tokens[-1])} {time.time():.4f}\n")
-                _log.flush()
 
     starlette.websockets.WebSocket.send_bytes = _traced_send_bytes
