@@ -31,22 +31,27 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
     render_show_earlier(hidden)
     editing = st.session_state.get(branches.EDITING)
     for index, message in enumerate(shown[hidden:], start=hidden):
-        render_message(
-            message,
-            model=model,
-            is_last=index == len(shown) - 1 and pending is None,
-            on_retry=live_reply.request_retry,
-            on_continue=live_reply.request_continue,
-            editor=(lambda m=message: branches.render_editor(m)) if message.id == editing
-            else None,
-            after=lambda m=message: _controls(conversation, m),
-            single_control=len(conversation.siblings.get(message.id, ())) < 2,
-        )
+        _bubble(message, conversation, model, is_last=index == len(shown) - 1 and pending is None,
+                editing=message.id == editing)
 
 
-def _controls(conversation: Conversation, message: Message) -> None:
-    branches.render_sibling_nav(conversation, message)
-    branches.render_message_actions(message)
+def _bubble(message: Message, conversation: Conversation, model: str, *, is_last: bool,
+            editing: bool = False) -> None:
+    """A message with its controls: versions, edit or regenerate, Retry / Continue if last."""
+    def controls() -> None:
+        branches.render_sibling_nav(conversation, message)
+        branches.render_message_actions(message)
+
+    render_message(
+        message,
+        model=model,
+        is_last=is_last,
+        on_retry=live_reply.request_retry,
+        on_continue=live_reply.request_continue,
+        editor=(lambda: branches.render_editor(message)) if editing else None,
+        after=controls,
+        single_control=len(conversation.siblings.get(message.id, ())) < 2,
+    )
 
 
 def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
@@ -54,13 +59,9 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
     """Stream the reply into a new bubble, then draw it as stored, with its controls."""
     bubble = st.empty()
     conversation = live_reply.run_turn(kind, settings, params, bubble, vision=vision)
-    if conversation.last is None:
-        return
-    with bubble.container():
-        render_message(conversation.last, model=settings.model, is_last=True,
-                       on_retry=live_reply.request_retry,
-                       on_continue=live_reply.request_continue,
-                       after=lambda: _controls(conversation, conversation.last))
+    if conversation.last is not None:
+        with bubble.container():
+            _bubble(conversation.last, conversation, settings.model, is_last=True)
 
 
 def take_pending() -> str | None:

@@ -129,34 +129,38 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 def sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The data of each server-sent event, in order, until `[DONE]`.
 
-    Lines end only at CR, LF or CRLF (a text line splitter would also break on U+2028 inside
-    a JSON string); an event's data lines are joined with LF; comments and other fields are
-    skipped.
+    An event's data lines are joined with LF; comments and other fields are skipped.
+    """
+    data: list[bytes] = []
+    for line in _sse_lines(chunks):
+        if line:
+            name, _, value = line.partition(b":")
+            if name == b"data":
+                data.append(value.removeprefix(b" "))
+        elif data:
+            event, data = b"\n".join(data), []
+            if event.startswith(b"[DONE]"):
+                return
+            yield event
+
+
+def _sse_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of an event stream, then a blank line that ends a last unterminated event.
+
+    Lines end only at CR, LF or CRLF: a text line splitter would also break on U+2028 inside
+    a JSON string.
     """
     pending = b""
-    data: list[bytes] = []
     for chunk in chunks:
         pending += chunk
         # A CR at the end may be the first half of a CRLF: keep it for the next chunk.
         cut = len(pending) - 1 if pending.endswith(b"\r") else len(pending)
         *lines, rest = _LINE_END.split(pending[:cut])
         pending = rest + pending[cut:]
-        for line in lines:
-            if line:
-                name, _, value = line.partition(b":")
-                if name == b"data":
-                    data.append(value[1:] if value.startswith(b" ") else value)
-            elif data:
-                event, data = b"\n".join(data), []
-                if event.startswith(b"[DONE]"):
-                    return
-                yield event
-    if pending.rstrip(b"\r"):  # a last line without its line end
-        name, _, value = pending.rstrip(b"\r").partition(b":")
-        if name == b"data":
-            data.append(value[1:] if value.startswith(b" ") else value)
-    if data and not (event := b"\n".join(data)).startswith(b"[DONE]"):
-        yield event
+        yield from lines
+    if last := pending.rstrip(b"\r"):
+        yield last
+    yield b""
 
 
 def list_models(client: openai.OpenAI) -> list[str]:
