@@ -13,7 +13,9 @@ from nexuschat.store import ConversationSummary
 
 CHAT_PAGE = "app_pages/chat.py"
 CONFIRM_DELETE = "confirm_delete"  # str | None: the conversation a delete dialog is asking about
-IMPORT_NOTICE = "import_notice"  # (kind, text) | None: the outcome of the last import
+# (kind, [(i18n key, params), ...]) | None: the outcome of the last import. Translated when
+# drawn: the import runs in a callback, before the run has chosen the user's language.
+IMPORT_NOTICE = "import_notice"
 
 
 def render_search() -> str:
@@ -119,14 +121,12 @@ def _import(widget_key: str) -> None:
     try:
         tree, notes = exports.read_any(upload.getvalue())
     except exports.ImportProblem as problem:
-        st.session_state[IMPORT_NOTICE] = ("error", t(problem.code, **problem.params))
+        st.session_state[IMPORT_NOTICE] = ("error", [(problem.code, problem.params)])
         return
     conversation_id = persistence.store().create_from_tree(persistence.owner(), tree)
     persistence.open_conversation(conversation_id)
-    text = t("conversations.imported", title=tree.conversation.title or "")
-    if notes:
-        text += "\n\n" + "\n".join(f"- {t(code, **params)}" for code, params in notes)
-    st.session_state[IMPORT_NOTICE] = ("success", text)
+    imported = ("conversations.imported", {"title": tree.conversation.title or ""})
+    st.session_state[IMPORT_NOTICE] = ("success", [imported, *notes])
 
 
 def render_import() -> None:
@@ -136,5 +136,8 @@ def render_import() -> None:
                          on_change=_import, args=("import-file",))
     notice = st.session_state.pop(IMPORT_NOTICE, None)
     if notice:
-        kind, text = notice
+        kind, ((code, params), *notes) = notice
+        text = t(code, **params)
+        if notes:
+            text += "\n\n" + "\n".join(f"- {t(note, **values)}" for note, values in notes)
         (st.success if kind == "success" else st.error)(text)

@@ -115,3 +115,12 @@ def test_settings_survive_a_change_of_language(app, fake_api):
     assert app.radio(key="w_preset").value == "economy"
     assert app.radio(key="w_provider").value == "api"
     assert "每次请求发送的字段：temperature" in [c.value for c in app.caption]
+
+
+def test_an_import_is_reported_in_the_chosen_language(app):
+    # The import runs in a callback, before the run picks the language: the notice must not.
+    open_settings(app)
+    choose(app, "zh")
+    app.switch_page("app_pages/conversations.py").run()
+    app.file_uploader(key="import-file").set_value(("x.json", b"{nope", "application/json")).run()
+    assert [e.value for e in app.error] == ["该文件不是 JSON 文本（UTF-8），无法导入。"]
