@@ -7,6 +7,7 @@ auto-waiting `expect`, never sleeps or timing assertions.
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,24 @@ def test_a_regenerated_reply_shows_its_versions_as_soon_as_it_ends(page: Page, f
     expect(answer).to_contain_text("second version")
     expect(answer).to_contain_text("2/2")  # drawn by the turn itself, no second page run
     expect(messages(page)).to_have_count(2)
+
+
+def test_an_unreachable_server_is_explained_and_the_question_kept(page: Page, fake_api):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    open_chat(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stExpander").filter(has_text="Provider").locator("summary").click()
+    url_box = sidebar.get_by_role("textbox", name="API base URL")
+    url_box.fill(f"http://127.0.0.1:{port}/v1")
+    url_box.press("Enter")
+    expect(sidebar).to_contain_text("Could not list models")
+
+    send(page, "are you there?")
+
+    expect(page.get_by_test_id("stAlert").filter(has_text="Could not connect")).to_be_visible()
+    expect(messages(page).nth(0)).to_contain_text("are you there?")
+    expect(page.locator("[class*='st-key-retry-']").get_by_role("button")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    assert fake_api.chat_requests() == []
