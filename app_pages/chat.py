@@ -14,9 +14,12 @@ models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]
 sees_images = capabilities(settings.model, overrides).vision
 
 if settings.needs_key:
-    st.info(t("chat.no_key"), icon=":material/key:")
+    st.info(t("chat.no_key_hosted" if settings.mode == "hosted" else "chat.no_key"),
+            icon=":material/key:")
+elif settings.url_problem:
+    st.error(t(settings.url_problem, detail=settings.url_problem_detail), icon=":material/block:")
 
-draft = composer.read_chat_input(disabled=settings.needs_key,
+draft = composer.read_chat_input(disabled=not settings.can_send,
                                  preset=st.session_state["w_preset"])
 if draft is not None:
     composer.submit(draft, settings.model, params, overrides)

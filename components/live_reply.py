@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from components import persistence, state
 from components.client import client_for
 from components.messages import AVATARS
-from nexuschat.api import ChatError, ChatStream, build_body
+from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
@@ -30,8 +30,10 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
     conversation = state.conversation()
     messages = request_messages(conversation, kind, vision=vision)
     body = build_body(settings.model, messages, params)
-    client = client_for(settings)
-    stream = ChatStream(client, body)
+    try:
+        stream: ChatStream | RefusedStream = ChatStream(client_for(settings), body)
+    except ChatError as exc:  # settings this deploy refuses: the turn fails, nothing is sent
+        stream = RefusedStream(exc)
     live = LiveTurn(conversation, kind, ReplyAccumulator())
     # Crash-safe: the reply's row exists (marked interrupted) before the request is sent.
     if reply_is_new(conversation, kind):

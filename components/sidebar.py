@@ -9,11 +9,13 @@ from components.client import client_for, key_digest
 from components.messages import error_text
 from nexuschat.api import ChatError, list_models
 from nexuschat.config import (
+    ANY_PUBLIC_HTTPS,
     DEFAULT_BASE_URL,
+    KEY_DEPLOY,
     PROVIDER_API,
     PROVIDERS,
+    Deployment,
     Settings,
-    resolve_settings,
 )
 from nexuschat.i18n import t
 from nexuschat.local import LOCAL_MODEL
@@ -35,8 +37,10 @@ def _cached_models(base_url: str, digest: str, nonce: int,
 
 def available_models(settings: Settings) -> tuple[list[str], str | None]:
     """The model ids to offer, and a note when the built-in list stands in for the server's."""
-    if not settings.has_key and settings.base_url == DEFAULT_BASE_URL:
+    if settings.needs_key:
         return list(CURATED_MODELS), t("sidebar.models_no_key")
+    if settings.url_problem:  # nothing is sent to an address the deploy refuses
+        return list(CURATED_MODELS), None
     nonce = st.session_state[state.MODELS_NONCE]
     listed, failure = _cached_models(settings.base_url, key_digest(settings), nonce, settings)
     if failure or not listed:
@@ -65,9 +69,9 @@ def render_model_picker() -> list[str]:
     """A model select box filled from GET /models (cached), with a refresh control."""
     # The defaults come from secrets/environment; the widgets then own the choice.
     if state.PROVIDER not in st.session_state:
-        st.session_state[state.PROVIDER] = resolve_settings({}, state.secrets()).provider
+        st.session_state[state.PROVIDER] = state.default_settings("").provider
     if state.MODEL not in st.session_state:
-        st.session_state[state.MODEL] = resolve_settings({}, state.secrets()).model
+        st.session_state[state.MODEL] = state.default_settings("").model
     settings = state.resolved_settings()  # listing models must not start the local server
     if settings.is_local:
         st.session_state[state.MODEL] = LOCAL_MODEL  # its only model, whatever was picked before
@@ -105,18 +109,59 @@ def _use_api(key: str) -> None:
 
 
 def render_provider() -> None:
-    """The provider (an API or the local model), base URL and API key (kept in memory only)."""
-    source = state.current_key_source()
-    with st.expander(t("sidebar.provider"), expanded=not source):
+    """The provider (an API or the local model), base URL and API key (kept in memory only).
+
+    On a hosted deploy the fields offer only what the deploy lets a visitor choose; what they
+    hold is judged again in `resolve_settings`, whatever a browser sends.
+    """
+    settings = state.resolved_settings()
+    deployment = state.deployment()
+    with st.expander(t("sidebar.provider"),
+                     expanded=settings.needs_key or bool(settings.url_problem)):
         labels = {p: t(f"sidebar.provider.{p}") for p in PROVIDERS}  # fixed in this language
         st.radio(t("sidebar.provider_choice"), PROVIDERS, key=state.PROVIDER,
                  format_func=labels.__getitem__, on_change=_provider_changed,
                  label_visibility="collapsed")
+        if deployment.hosted:
+            _render_hosted_fields(settings, deployment)
+            return
         st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=DEFAULT_BASE_URL,
                       help=t("sidebar.base_url_help", default=DEFAULT_BASE_URL),
                       on_change=_use_api, args=("w_base_url",))
-        st.text_input(t("sidebar.api_key"), key="w_api_key", type="password",
-                      help=t("sidebar.api_key_help"), autocomplete="off",
-                      on_change=_use_api, args=("w_api_key",))
+        _render_key_field()
+        source = state.current_key_source()
         if source in ("secrets", "env"):
             st.caption(t("sidebar.key_from", source=t(f"sidebar.key_source.{source}")))
+
+
+def _render_key_field() -> None:
+    st.text_input(t("sidebar.api_key"), key="w_api_key", type="password",
+                  help=t("sidebar.api_key_help"), autocomplete="off",
+                  on_change=_use_api, args=("w_api_key",))
+
+
+def _render_hosted_fields(settings: Settings, deployment: Deployment) -> None:
+    """A hosted deploy's base URL (read-only unless a visitor's own key may go elsewhere)
+    and key field (only where the deploy takes visitors' keys)."""
+    editable = (deployment.takes_visitor_keys and deployment.visitor_urls
+                and settings.key_owner != KEY_DEPLOY)
+    if editable:
+        st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=deployment.base_url,
+                      on_change=_use_api, args=("w_base_url",))
+        if settings.url_problem:
+            st.error(t(settings.url_problem, detail=settings.url_problem_detail),
+                     icon=":material/block:")
+        listed = [url for url in deployment.allowed_base_urls if url != ANY_PUBLIC_HTTPS]
+        st.caption(t("sidebar.base_url_any") if ANY_PUBLIC_HTTPS in deployment.allowed_base_urls
+                   else t("sidebar.base_url_allowed", urls=", ".join(listed)))
+    else:
+        st.text_input(t("sidebar.base_url"), value=deployment.base_url, disabled=True,
+                      key="base-url-fixed")
+        st.caption(t("sidebar.base_url_fixed" if settings.key_owner == KEY_DEPLOY
+                     else "sidebar.base_url_single"))
+    if deployment.api_key:
+        st.caption(t("sidebar.deploy_key"))
+    if deployment.takes_visitor_keys:
+        if deployment.api_key:
+            st.caption(t("sidebar.own_key_optional"))
+        _render_key_field()

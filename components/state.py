@@ -12,8 +12,10 @@ from components import local_provider
 from nexuschat.config import (
     PROVIDER_API,
     PROVIDER_LOCAL,
+    Deployment,
     Settings,
     key_source,
+    resolve_deployment,
     resolve_settings,
 )
 from nexuschat.conversation import Conversation
@@ -72,9 +74,11 @@ def init_state() -> None:
 
 
 def secrets() -> Mapping[str, object]:
-    """st.secrets as a plain mapping; empty when the app has no secrets file."""
+    """st.secrets' top-level settings as a plain mapping (values, and lists of values such as
+    NEXUSCHAT_ALLOWED_BASE_URLS); empty when the app has no secrets file."""
     try:
-        return {k: v for k, v in st.secrets.items() if isinstance(v, str | int | float)}
+        return {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in st.secrets.items()
+                if isinstance(v, str | int | float | bool | list | tuple)}
     except (FileNotFoundError, OSError, KeyError, ValueError):
         return {}
     except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the page down
@@ -97,9 +101,21 @@ def widget_settings() -> dict[str, object]:
     }
 
 
+def server_address() -> str | None:
+    """Where this Streamlit server listens (loopback only: a single-user install)."""
+    return st.get_option("server.address")
+
+
+def deployment() -> Deployment:
+    """What the deployer configured (st.secrets > environment), never a visitor's input."""
+    return resolve_deployment(secrets(), os.environ, server_address())
+
+
 def resolved_settings() -> Settings:
-    """Provider settings as configured (widget > st.secrets > environment); starts nothing."""
-    return resolve_settings(widget_settings(), secrets(), os.environ)
+    """Provider settings as configured (widget > st.secrets > environment, within what a
+    hosted deploy lets a visitor choose); starts nothing."""
+    return resolve_settings(widget_settings(), secrets(), os.environ,
+                            server_address=server_address())
 
 
 def current_settings() -> Settings:
@@ -113,7 +129,8 @@ def current_settings() -> Settings:
 
 def default_settings(provider: str) -> Settings:
     """What `provider` uses when the user has picked nothing (the model a switch selects)."""
-    return resolve_settings({"NEXUSCHAT_PROVIDER": provider}, secrets(), os.environ)
+    return resolve_settings({"NEXUSCHAT_PROVIDER": provider}, secrets(), os.environ,
+                            server_address=server_address())
 
 
 def current_key_source() -> str:

@@ -16,18 +16,32 @@ import openai
 from openai import APIResponse
 
 from nexuschat.config import Settings
+from nexuschat.netguard import AddressBlocked, GuardedTransport, blocked_reason
 from nexuschat.params import GenerationParams, to_request
 
 
 def make_client(settings: Settings) -> openai.OpenAI:
-    """The only place an OpenAI client is built; retries are the user's call (Retry)."""
-    return openai.OpenAI(
-        base_url=settings.base_url,
-        # The SDK refuses an empty key; a placeholder lets keyless local servers work.
-        api_key=settings.api_key or "no-key",
-        max_retries=0,
-        timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-    )
+    """The only place an OpenAI client is built; retries are the user's call (Retry).
+
+    On a hosted deploy every connection goes through the network guard (nexuschat.netguard),
+    and settings whose base URL the deploy refuses build no client at all.
+    """
+    if settings.url_problem:
+        raise ChatError(settings.url_problem, {"detail": settings.url_problem_detail})
+    try:
+        http_client = None
+        if settings.network is not None:
+            http_client = openai.DefaultHttpxClient(transport=GuardedTransport(settings.network))
+        return openai.OpenAI(
+            base_url=settings.base_url,
+            # The SDK refuses an empty key; a placeholder lets keyless local servers work.
+            api_key=settings.api_key or "no-key",
+            max_retries=0,
+            timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            http_client=http_client,
+        )
+    except (httpx2.InvalidURL, ValueError):  # "http://0177.0.0.1/v1", "http://[::1/v1", ...
+        raise ChatError("error.invalid_url", {"detail": settings.base_url[:200]}) from None
 
 
 def build_body(model: str, messages: list[dict], params: GenerationParams,
@@ -123,6 +137,20 @@ class ChatStream:
                 self._response.close()
 
 
+class RefusedStream:
+    """A reply that fails at once with `error`, having sent nothing (settings refused)."""
+
+    def __init__(self, error: ChatError) -> None:
+        self.error = error
+
+    def __iter__(self) -> Iterator[dict]:
+        yield from ()  # a generator, so the error comes on the first read, as a stream's would
+        raise self.error
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
@@ -190,6 +218,10 @@ def map_error(exc: BaseException, *, api_key: str = "") -> ChatError:
         connect = isinstance(exc.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout)
         return ChatError("error.connect_timeout" if connect else "error.read_timeout")
     if isinstance(exc, openai.APIConnectionError):
+        if refused := blocked_reason(exc):
+            code = "error.address_blocked" if isinstance(refused, AddressBlocked) \
+                else "error.redirect_blocked"
+            return ChatError(code, {"host": refused.host})
         if isinstance(exc.__cause__, httpx2.ConnectError):
             return ChatError("error.connection", {"host": _host(exc)})
         return ChatError("error.stream_cut", {"detail": type(exc.__cause__).__name__})

@@ -235,6 +235,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "import.note.tools_as_text": "{count} tool call(s) and result(s) were imported as text.",
         "import.tool_call": "[tool call {name}: {arguments}]",
         "import.tool_result": "[tool result {name}]",
+        # hosted deploy: whose key goes where (nexuschat.config, nexuschat.netguard)
+        "chat.no_key_hosted": "This app needs your own API key to answer. Type it in the "
+        "sidebar under **Provider**: it stays in this browser session's memory only and is "
+        "never saved.",
+        "sidebar.base_url_fixed": "Fixed by this app: its own API key is only ever sent to its "
+        "own address.",
+        "sidebar.base_url_single": "This app allows this address only.",
+        "sidebar.base_url_allowed": "Allowed here: {urls}",
+        "sidebar.base_url_any": "Any public https address is allowed with your own key.",
+        "sidebar.deploy_key": "This app's own API key is used.",
+        "sidebar.own_key_optional": "Or use your own key (kept in this browser session only):",
+        "policy.url_invalid": "“{detail}” is not an http(s) address.",
+        "policy.url_not_allowed": "This app does not send requests to that address. Allowed: "
+        "{detail}",
+        "policy.url_https_only": "Only https addresses are allowed here: your key would travel "
+        "unencrypted otherwise.",
+        "policy.url_private": "{detail} is a private or local address, which this app does not "
+        "reach.",
+        "error.address_blocked": "{host} leads to a private or local network address, which "
+        "this app does not reach. Nothing was sent.",
+        "error.redirect_blocked": "The server redirected the request to another host ({host}). "
+        "It was not followed, so your key stayed where it belongs.",
+        "error.invalid_url": "The base URL “{detail}” is not a valid address.",
     },
     "zh": {
         # navigation and sidebar
@@ -451,6 +474,24 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "import.note.tools_as_text": "{count} 个工具调用及结果已作为文本导入。",
         "import.tool_call": "[工具调用 {name}：{arguments}]",
         "import.tool_result": "[工具结果 {name}]",
+        # hosted deploy: whose key goes where (nexuschat.config, nexuschat.netguard)
+        "chat.no_key_hosted": "此应用需要你自己的 API 密钥才能回答。请在侧边栏的 **服务商** "
+        "中输入：它只保存在当前浏览器会话的内存中，绝不会被存储。",
+        "sidebar.base_url_fixed": "由本应用固定：它自己的 API 密钥只会发送到它自己的地址。",
+        "sidebar.base_url_single": "本应用只允许这个地址。",
+        "sidebar.base_url_allowed": "此处允许：{urls}",
+        "sidebar.base_url_any": "使用你自己的密钥时，允许任何公网 https 地址。",
+        "sidebar.deploy_key": "正在使用本应用自己的 API 密钥。",
+        "sidebar.own_key_optional": "也可以使用你自己的密钥（仅保存在当前浏览器会话中）：",
+        "policy.url_invalid": "“{detail}” 不是 http(s) 地址。",
+        "policy.url_not_allowed": "本应用不会向该地址发送请求。允许的地址：{detail}",
+        "policy.url_https_only": "此处只允许 https 地址，否则你的密钥会以明文传输。",
+        "policy.url_private": "{detail} 是私有或本地地址，本应用不会访问。",
+        "error.address_blocked": "{host} 指向私有或本地网络地址，本应用不会访问。"
+        "没有发送任何内容。",
+        "error.redirect_blocked": "服务器把请求重定向到了另一个主机（{host}）。本应用没有跟随，"
+        "你的密钥没有离开它应去的地方。",
+        "error.invalid_url": "基础 URL “{detail}” 不是有效的地址。",
     },
 }
 

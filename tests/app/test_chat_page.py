@@ -13,7 +13,10 @@ def markdowns(at) -> list[str]:
 
 
 def test_without_a_key_the_page_says_how_to_set_one():
-    at = new_app({"NEXUSCHAT_PROVIDER": "api"}).run()  # keyless default is local (integration)
+    # (The keyless default is the local model: tests/integration.) On this machine the owner
+    # can also use secrets or the environment; a hosted visitor is told only what they can do
+    # (tests/app/test_hosted.py).
+    at = new_app({"NEXUSCHAT_PROVIDER": "api", "NEXUSCHAT_MODE": "local"}).run()
     assert not at.exception
     info = " ".join(i.value for i in at.info)
     assert "NEXUSCHAT_API_KEY" in info and "secrets.toml" in info and "sidebar" in info
@@ -21,7 +24,8 @@ def test_without_a_key_the_page_says_how_to_set_one():
 
 
 def test_a_key_typed_in_the_sidebar_enables_the_chat(fake_api):
-    at = new_app({"NEXUSCHAT_BASE_URL": "https://nexusflow.hk/v1"}).run()
+    at = new_app({"NEXUSCHAT_BASE_URL": "https://nexusflow.hk/v1",
+                  "NEXUSCHAT_MODE": "local"}).run()
     assert at.chat_input[0].disabled
     at.text_input(key="w_api_key").input("sk-typed-in-sidebar-000").run()
     assert not at.chat_input[0].disabled
