@@ -134,10 +134,28 @@ def render_provider() -> None:
             st.caption(t("sidebar.key_from", source=t(f"sidebar.key_source.{source}")))
 
 
+def _take_key() -> None:
+    # The key moves out of widget state at once, so it is never sent back to the browser.
+    typed = str(st.session_state.get(state.API_KEY_FIELD) or "").strip()
+    st.session_state[state.API_KEY_FIELD] = ""
+    if typed:
+        st.session_state[state.API_KEY] = typed
+        _use_api(state.API_KEY)
+
+
+def _forget_key() -> None:
+    st.session_state[state.API_KEY] = ""
+
+
 def _render_key_field() -> None:
-    st.text_input(t("sidebar.api_key"), key="w_api_key", type="password",
-                  help=t("sidebar.api_key_help"), autocomplete="off",
-                  on_change=_use_api, args=("w_api_key",))
+    held = bool(st.session_state.get(state.API_KEY))
+    st.text_input(t("sidebar.api_key"), key=state.API_KEY_FIELD, type="password",
+                  help=t("sidebar.api_key_help"), autocomplete="off", on_change=_take_key,
+                  placeholder=t("sidebar.api_key_replace") if held else None)
+    if held:
+        st.caption(t("sidebar.api_key_held"))
+        st.button(t("sidebar.api_key_forget"), key="forget-key", on_click=_forget_key,
+                  type="tertiary", icon=":material/key_off:")
 
 
 def _render_hosted_fields(settings: Settings, deployment: Deployment) -> None:

@@ -36,7 +36,6 @@ OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers thi
 # Widget-backed settings: re-assigned every run so they survive page switches.
 WIDGET_DEFAULTS: dict[str, object] = {
     "w_base_url": "",
-    "w_api_key": "",
     "w_system_prompt": "",
     "w_preset": DEFAULT_PRESET,
     "w_review_images": False,
@@ -51,6 +50,11 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_user": "",
     "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
 }
+# str: an API key the user typed. Not widget state: a widget's value is sent back to the
+# browser whenever the script sets it (as WIDGET_DEFAULTS re-assignment does on every run),
+# and a key must never travel in a websocket frame. The field is emptied once it is taken.
+API_KEY = "typed_api_key"
+API_KEY_FIELD = "w_api_key"
 MODEL = "w_model"
 PROVIDER = "w_provider"  # "api" or "local" (nexuschat.config.PROVIDERS); first set by the sidebar
 
@@ -64,6 +68,7 @@ def init_state() -> None:
     st.session_state.setdefault(OVERRIDES, {})
     st.session_state.setdefault(HISTORY_WINDOW, HISTORY_STEP)
     st.session_state.setdefault(MODELS_NONCE, 0)
+    st.session_state.setdefault(API_KEY, "")
     for key, default in WIDGET_DEFAULTS.items():
         st.session_state.setdefault(key, default)
         # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.
@@ -95,7 +100,7 @@ def widget_settings() -> dict[str, object]:
     """What the user typed in the sidebar, under the names config resolution uses."""
     return {
         "NEXUSCHAT_BASE_URL": st.session_state.get("w_base_url"),
-        "NEXUSCHAT_API_KEY": st.session_state.get("w_api_key"),
+        "NEXUSCHAT_API_KEY": st.session_state.get(API_KEY),
         "NEXUSCHAT_MODEL": st.session_state.get(MODEL),
         "NEXUSCHAT_PROVIDER": st.session_state.get(PROVIDER),
     }

@@ -246,6 +246,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "sidebar.base_url_any": "Any public https address is allowed with your own key.",
         "sidebar.deploy_key": "This app's own API key is used.",
         "sidebar.own_key_optional": "Or use your own key (kept in this browser session only):",
+        "sidebar.api_key_held": "Your key is set for this browser session. It is not shown "
+        "again, and it leaves the server only for the API it belongs to.",
+        "sidebar.api_key_replace": "Type another key to replace it",
+        "sidebar.api_key_forget": "Forget my key",
         "policy.url_invalid": "“{detail}” is not an http(s) address.",
         "policy.url_not_allowed": "This app does not send requests to that address. Allowed: "
         "{detail}",
@@ -483,6 +487,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "sidebar.base_url_any": "使用你自己的密钥时，允许任何公网 https 地址。",
         "sidebar.deploy_key": "正在使用本应用自己的 API 密钥。",
         "sidebar.own_key_optional": "也可以使用你自己的密钥（仅保存在当前浏览器会话中）：",
+        "sidebar.api_key_held": "你的密钥已在当前浏览器会话中设置。它不会再次显示，"
+        "只会从服务器发往它所属的 API。",
+        "sidebar.api_key_replace": "输入另一个密钥以替换",
+        "sidebar.api_key_forget": "忘记我的密钥",
         "policy.url_invalid": "“{detail}” 不是 http(s) 地址。",
         "policy.url_not_allowed": "本应用不会向该地址发送请求。允许的地址：{detail}",
         "policy.url_https_only": "此处只允许 https 地址，否则你的密钥会以明文传输。",

@@ -40,7 +40,7 @@ def test_the_base_url_is_fixed_while_the_deploy_key_is_in_use(fake_api, db_url, 
 
     # A crafted client can still send widget state: it changes nothing.
     at.session_state["w_base_url"] = stranger.base_url
-    at.session_state["w_api_key"] = VISITOR_KEY
+    at.session_state["typed_api_key"] = VISITOR_KEY
     send(at, "where does this go?")
     assert not at.exception
     assert stranger.requests == []
@@ -74,7 +74,7 @@ def test_a_visitor_key_goes_to_a_listed_host_and_the_deploy_key_never_does(
     assert keys_seen(stranger) == {f"Bearer {VISITOR_KEY}"}
     assert KEY not in str(stranger.requests)
     # Clearing the visitor key puts the deploy's URL back with the deploy's key.
-    at.text_input(key="w_api_key").input("").run()
+    at.button(key="forget-key").click().run()
     assert at.text_input(key="base-url-fixed").value == fake_api.base_url
     send(at, "back home")
     assert f"Bearer {KEY}" not in keys_seen(stranger)
@@ -124,6 +124,8 @@ def test_the_hosted_messages_in_chinese(fake_api, db_url, stranger):
 def test_the_visitor_key_is_kept_nowhere(fake_api, db_url):
     at = new_app(deploy(fake_api, db_url, NEXUSCHAT_ALLOW_USER_KEYS="true")).run()
     at.text_input(key="w_api_key").input(VISITOR_KEY).run()
+    assert at.text_input(key="w_api_key").value == ""  # taken out of widget state at once
+    assert "Your key is set" in all_text(at)
     send(at, "remember nothing secret")
     assert VISITOR_KEY not in all_text(at)
     database = Path(db_url.removeprefix("sqlite:///"))

@@ -72,8 +72,9 @@ class StreamlitServer:
     """
 
     def __init__(self, api_url: str, workdir: Path, data_dir: Path | None = None,
-                 name: str = "streamlit"):
+                 name: str = "streamlit", env: dict[str, str] | None = None):
         self.api_url = api_url
+        self.extra_env = dict(env or {})  # deploy settings of the test's own
         self.workdir = workdir
         self.data_dir = data_dir or workdir / "data"
         self.log_path = workdir / f"{name}.log"
@@ -112,7 +113,7 @@ class StreamlitServer:
         command = self.command()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=app_env(self.api_url, self.data_dir),
+                command, cwd=ROOT, env={**app_env(self.api_url, self.data_dir), **self.extra_env},
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S

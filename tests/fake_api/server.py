@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_MODELS = ["claude-sonnet-4-6", "qwen3.5-plus", "qwen-vl-max", "text-only-model"]
-KINDS = {"reply", "error", "hang", "stall", "cut", "end_early", "malformed", "stream_error"}
+KINDS = {"reply", "error", "hang", "stall", "cut", "end_early", "malformed", "stream_error",
+         "redirect"}
 IMAGE_TOKENS = 85
 
 _ERROR_TYPES = {
@@ -417,6 +418,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(
                 status, error_body(status, message, b.get("type"), b.get("code")), headers
             )
+        if kind == "redirect":  # {"location": URL, "status": 307}: the same request elsewhere
+            return self._send_raw(int(b.get("status", 307)), b"",
+                                  {"Location": b["location"]})
         if kind == "hang":
             self._sleep(b.get("seconds", 5))
         reply = _Reply(b, body, self.fake._next_id())

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import openai
@@ -418,3 +420,20 @@ def test_cli_server_and_http_control():
         out, err = proc.communicate(timeout=5)
     assert proc.returncode == 0
     assert out == "" and err == ""
+
+
+def test_a_redirect_answers_with_its_location(fake):
+    fake.script({"kind": "redirect", "location": "http://elsewhere.example/v1/x"})
+    request = urllib.request.Request(fake.base_url + "/chat/completions", method="POST",
+                                     data=b'{"model": "m", "messages": []}',
+                                     headers={"Content-Type": "application/json"})
+    opener = urllib.request.build_opener(_NoRedirects)
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        opener.open(request, timeout=5)
+    assert answer.value.code == 307
+    assert answer.value.headers["Location"] == "http://elsewhere.example/v1/x"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
