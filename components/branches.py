@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components import persistence, state
+from components import persistence, quota, state
 from components.composer import commit_user_message
+from components.messages import limit_text
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 
@@ -46,6 +47,8 @@ def _send_edit(message_id: str, widget_key: str) -> None:
     index = _index(conversation, message_id)
     original = conversation.messages[index]
     text = (st.session_state.get(widget_key) or "").strip()
+    if quota.message_limit(text, len(original.images), 0) is not None:
+        return  # the editor stays open with the text, saying which limit (render_editor)
     st.session_state[EDITING] = None
     if not text and not original.images:
         return
@@ -85,6 +88,10 @@ def render_editor(message: Message) -> None:
     """The inline editor for a question; sending it starts a new branch."""
     key = f"edit-text-{message.id}"
     st.text_area(t("branch.edit_label"), value=message.content, key=key)
+    text = (st.session_state.get(key) or "").strip()
+    if hit := quota.message_limit(text, len(message.images), 0):
+        st.warning(limit_text(hit.code, {"limit": hit.limit, "count": hit.count}),
+                   icon=":material/speed:")
     with st.container(horizontal=True, gap="small"):
         st.button(t("branch.send_edit"), key=f"send-edit-{message.id}", type="primary",
                   on_click=_send_edit, args=(message.id, key))

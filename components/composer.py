@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from components import persistence, state
-from components.messages import error_text, render_images
+from components import persistence, quota, state
+from components.messages import error_text, limit_text, render_images
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
@@ -19,28 +21,46 @@ STORE_BUSY = "store_busy"  # bool: the last send could not be saved (the databas
 
 
 def read_chat_input(*, disabled: bool, preset: str) -> Draft | None:
-    """The submitted message as a Draft (images prepared once, here), or None."""
+    """The submitted message as a Draft (images prepared once, here), or None.
+
+    The deploy's per-message limits are applied before any file is decoded: files over the
+    upload limit are not read at all, and past the image limit only the first ones are.
+    """
+    limits = state.limits()
     submission = st.chat_input(
         t("chat.placeholder"),
         key="composer",
         accept_file="multiple",
         file_type=list(ACCEPTED_EXTENSIONS),
         disabled=disabled,
+        # Not max_chars: the browser would cut a pasted text short without a word; a message
+        # over the limit is held whole instead, with the reason (`send`).
+        max_upload_size=quota.upload_cap_mb(limits),
     )
     if submission is None:
         return None
     files = list(submission.files or [])
-    results = prepare_images([(f.getvalue(), f.name) for f in files], preset) if files else []
+    text = (submission.text or "").strip()
+    hit = quota.message_limit(text, len(files), sum(f.size for f in files))
+    if hit is not None and hit.code == "limit.upload_mb":
+        read = []
+    elif hit is not None and hit.code == "limit.images_per_message":
+        read = files[:int(hit.limit)]
+    else:
+        read = files
+    results = prepare_images([(f.getvalue(), f.name) for f in read], preset) if read else []
     return Draft(
-        text=(submission.text or "").strip(),
+        text=text,
         images=tuple(r for r in results if not isinstance(r, ImageError)),
         image_errors=tuple(r for r in results if isinstance(r, ImageError)),
+        limit=hit,
+        unread=tuple(f.name for f in files[len(read):]),
     )
 
 
 def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) -> None:
     """Send the draft if nothing blocks it; otherwise hold it, with the reasons shown."""
-    if draft.empty and not draft.image_errors:
+    if draft.empty and not draft.image_errors and draft.limit is None:
         return
     if blockers(draft, model, params, overrides, review_images=_review()) or draft.empty:
         st.session_state[state.DRAFT] = draft
@@ -49,7 +69,13 @@ def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) 
 
 
 def send(draft: Draft) -> None:
-    """Commit the user's message (to the store, before any request) and ask for a reply."""
+    """Commit the user's message (to the store, before any request) and ask for a reply;
+    a limit of the deploy holds it instead (the text and images stay, with the reason)."""
+    hit = (quota.message_limit(draft.text, len(draft.images), 0)
+           or quota.request_limit(state.resolved_settings()))
+    if hit is not None:
+        st.session_state[state.DRAFT] = replace(draft, limit=hit, unread=())
+        return
     try:
         commit_user_message(state.conversation(),
                             Message("user", draft.text, images=draft.images))
@@ -73,7 +99,14 @@ def _send_with(draft: Draft, model: str | None = None, *, drop_images: bool = Fa
     if model:
         st.session_state[state.MODEL] = model
     # Files that could not be read were shown; sending goes on without them (or any image).
+    # Limits are judged again as it is sent.
     send(Draft(draft.text, () if drop_images else draft.images))
+
+
+def _resubmit(draft: Draft) -> None:
+    # Past a limit, the message meets every other check again (the vision guard, settings).
+    submit(Draft(draft.text, draft.images), state.resolved_settings().model,
+           state.current_params(), st.session_state[state.OVERRIDES])
 
 
 def _review() -> bool:
@@ -92,6 +125,9 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
         if draft.text:
             st.markdown(t("chat.draft_kept", text=draft.text))
         render_images(draft.images, model)
+        if "limit" in reasons:
+            _render_limit(draft)
+            return
         if "images" in reasons:
             st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
                        + "\n".join(f"- {error_text(e.code, e.params)}"
@@ -121,3 +157,26 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             columns[0].button(t("chat.send_anyway"), key="send-draft", on_click=_send_with,
                               args=(draft,), disabled="params" in reasons, type="primary")
         columns[1].button(t("vision.discard"), key="discard-draft", on_click=_discard)
+
+
+def _render_limit(draft: Draft) -> None:
+    """Which limit holds the message, and what can be sent now (nothing is dropped unsaid)."""
+    hit = draft.limit
+    assert hit is not None
+    text = limit_text(hit.code, {"limit": hit.limit, "count": hit.count,
+                                 "resets_at": hit.resets_at})
+    if draft.unread:
+        text += "\n\n" + t("limit.unread", files=", ".join(draft.unread))
+    st.warning(text, icon=":material/speed:")
+    left, right = st.columns(2)
+    if hit.code == "limit.images_per_message":
+        left.button(t("limit.send_first", count=len(draft.images)), key="send-draft",
+                    on_click=_resubmit, args=(draft,), type="primary")
+    elif hit.code == "limit.upload_mb":
+        if draft.text:
+            left.button(t("vision.text_only"), key="send-text-only", on_click=_resubmit,
+                        args=(Draft(draft.text),))
+    elif hit.code != "limit.message_chars":  # a request limit: try again when it resets
+        left.button(t("chat.send_anyway"), key="send-draft", on_click=_resubmit,
+                    args=(draft,), type="primary")
+    right.button(t("vision.discard"), key="discard-draft", on_click=_discard)

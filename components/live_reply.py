@@ -7,7 +7,7 @@ import time
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components import persistence, state
+from components import persistence, quota, state
 from components.client import client_for
 from components.messages import AVATARS
 from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
@@ -16,7 +16,7 @@ from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
 from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator, paced
-from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages
+from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages, text_chars
 
 REPAINT_INTERVAL_S = 0.04  # at most 25 repaints a second, never per token (quadratic)
 CURSOR = " ▌"
@@ -29,11 +29,17 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
     it ends; the conversation with the reply."""
     conversation = state.conversation()
     messages = request_messages(conversation, kind, vision=vision)
-    body = build_body(settings.model, messages, params)
+    body = build_body(settings.model, messages, quota.sent_params(settings, params))
+    request_id = None
     try:
-        stream: ChatStream | RefusedStream = ChatStream(client_for(settings), body)
+        client = client_for(settings)
+        # Every turn passes the deploy's per-request limits, logged as it starts.
+        request_id, hit = quota.admit(settings)
+        stream: ChatStream | RefusedStream = (
+            RefusedStream(quota.limit_error(hit)) if hit else ChatStream(client, body))
     except ChatError as exc:  # settings this deploy refuses: the turn fails, nothing is sent
         stream = RefusedStream(exc)
+    finish = quota.finisher(request_id, sent_chars=text_chars(messages))
     live = LiveTurn(conversation, kind, ReplyAccumulator())
     # Crash-safe: the reply's row exists (marked interrupted) before the request is sent.
     if reply_is_new(conversation, kind):
@@ -74,6 +80,8 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
             # No Streamlit calls here: after a Stop they raise again on this thread.
             stream.close()
             live.end()
+            finish(live.reply.meta(live.status, live.error_code, live.error_params),
+                   len(live.reply.text))
     # The caller draws the stored reply over `slot`: no second run of the whole page (per
     # turn, that run cost every other session's stream a burst of deltas to wait behind:
     # bench/load.py).

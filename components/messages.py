@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from components import state
 from nexuschat.conversation import Message, ReplyMeta
-from nexuschat.i18n import format_bytes, t
+from nexuschat.i18n import format_bytes, format_wait, t
 from nexuschat.images import PreparedImage, estimate_tokens, thumbnail
 from nexuschat.turns import can_continue
 
@@ -88,8 +89,24 @@ def finish_note(meta: ReplyMeta) -> str | None:
     return t("meta.finish.other", reason=reason)
 
 
+def limit_text(code: str, params: dict) -> str:
+    """Which limit of the deploy was met, its number, and when it resets."""
+    limit, count = params.get("limit"), params.get("count")
+    resets_at = params.get("resets_at")
+    when = ""
+    if resets_at:
+        wait = float(resets_at) - time.time()
+        when = t("limit.resets_in", wait=format_wait(wait)) if wait > 0 else t("limit.reset_now")
+    upload = code == "limit.upload_mb"
+    return t(code, when=when,
+             limit=f"{limit:g}" if upload and limit is not None else _count(limit),
+             count=format_bytes(int(count)) if upload and count is not None else _count(count))
+
+
 def error_text(code: str, params: dict) -> str:
     """The user's-language text for a ChatError or stored error code."""
+    if code.startswith("limit."):
+        return limit_text(code, params)
     if code == "error.rate_limited":
         wait = params.get("retry_after")
         params = {
@@ -171,8 +188,8 @@ def render_reply_actions(
                   icon=":material/play_arrow:")
 
 
-def _count(value: int | None) -> str:
-    return "?" if value is None else f"{value:,}"
+def _count(value: float | None) -> str:
+    return "?" if value is None else f"{value:,.0f}"
 
 
 def _show_earlier() -> None:

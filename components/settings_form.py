@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
+from components import quota, state
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
@@ -43,6 +43,9 @@ def render_generation() -> GenerationParams:
     left, right = st.columns(2)
     left.number_input(t("settings.max_tokens"), key="w_max_tokens", min_value=1, step=256,
                       help=t("settings.max_tokens_help"))
+    settings = state.resolved_settings()
+    if (ceiling := quota.sent_params(settings, GenerationParams()).max_tokens) is not None:
+        left.caption(t("settings.max_tokens_cap", limit=f"{ceiling:,}"))
     right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
                        max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
     left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",

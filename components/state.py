@@ -20,6 +20,7 @@ from nexuschat.config import (
 )
 from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
+from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop
 
@@ -114,6 +115,11 @@ def server_address() -> str | None:
 def deployment() -> Deployment:
     """What the deployer configured (st.secrets > environment), never a visitor's input."""
     return resolve_deployment(secrets(), os.environ, server_address())
+
+
+def limits() -> Limits:
+    """What one person may use of this deploy (NEXUSCHAT_LIMIT_*; hosted defaults)."""
+    return resolve_limits(secrets(), os.environ, hosted=deployment().hosted)
 
 
 def resolved_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextvars import ContextVar
 
 DEFAULT_LANGUAGE = "en"
@@ -262,6 +263,27 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error.redirect_blocked": "The server redirected the request to another host ({host}). "
         "It was not followed, so your key stayed where it belongs.",
         "error.invalid_url": "The base URL “{detail}” is not a valid address.",
+        # hosted deploy: limits (nexuschat.limits, components/quota.py)
+        "limit.requests_per_minute": "You have sent {limit} requests in the last minute, the "
+        "most this app takes from one person. {when}",
+        "limit.tokens_per_day": "You have used today's {limit} tokens, the most this app gives "
+        "one person per day. {when} (at midnight UTC).",
+        "limit.concurrent_streams": "Replies being written for you right now: {limit}, the most "
+        "this app writes at once for one person. Send again when one has finished.",
+        "limit.images_per_message": "This message has {count} images; this app takes at most "
+        "{limit} per message.",
+        "limit.upload_mb": "The attached files add up to {count}; this app takes at most "
+        "{limit} MB per message.",
+        "limit.message_chars": "This message has {count} characters; this app takes at most "
+        "{limit} per message. Shorten it and send it again (it is kept above).",
+        "limit.resets_in": "It resets in {wait}.",
+        "limit.reset_now": "It has reset: you can send again now.",
+        "limit.unread": "Not read: {files}.",
+        "limit.send_first": "Send with the images kept ({count})",
+        "settings.max_tokens_cap": "This app caps each reply at {limit} tokens.",
+        "time.seconds": "{count} s",
+        "time.minutes": "{count} min",
+        "time.hours_minutes": "{hours} h {minutes} min",
     },
     "zh": {
         # navigation and sidebar
@@ -500,6 +522,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error.redirect_blocked": "服务器把请求重定向到了另一个主机（{host}）。本应用没有跟随，"
         "你的密钥没有离开它应去的地方。",
         "error.invalid_url": "基础 URL “{detail}” 不是有效的地址。",
+        # hosted deploy: limits (nexuschat.limits, components/quota.py)
+        "limit.requests_per_minute": "你在过去一分钟内已发送 {limit} 个请求，"
+        "这是本应用对每人的上限。{when}",
+        "limit.tokens_per_day": "你已用完今天的 {limit} 个 token，这是本应用每人每天的上限。"
+        "{when}（UTC 午夜重置）。",
+        "limit.concurrent_streams": "你已有 {limit} 条回复正在生成，这是本应用对每人同时生成的"
+        "上限。请等其中一条完成后再发送。",
+        "limit.images_per_message": "这条消息有 {count} 张图片；"
+        "本应用每条消息最多接受 {limit} 张。",
+        "limit.upload_mb": "附件合计 {count}；本应用每条消息最多接受 {limit} MB。",
+        "limit.message_chars": "这条消息有 {count} 个字符；本应用每条消息最多接受 {limit} 个。"
+        "请缩短后重新发送（原文保留在上方）。",
+        "limit.resets_in": "将在 {wait}后重置。",
+        "limit.reset_now": "已重置：现在可以再次发送。",
+        "limit.unread": "未读取：{files}。",
+        "limit.send_first": "只发送保留的图片（{count} 张）",
+        "settings.max_tokens_cap": "本应用把每条回复限制在 {limit} 个 token 以内。",
+        "time.seconds": "{count} 秒",
+        "time.minutes": "{count} 分钟",
+        "time.hours_minutes": "{hours} 小时 {minutes} 分钟",
     },
 }
 
@@ -543,6 +585,18 @@ def t(key: str, /, **params: object) -> str:
         return text.format(**params)
     except (KeyError, IndexError, ValueError):
         return text
+
+
+def format_wait(seconds: float) -> str:
+    """A wait for people, rounded up: 42 s, 3 min, 5 h 12 min (in the current language)."""
+    whole = max(1, math.ceil(seconds))
+    if whole < 60:
+        return t("time.seconds", count=whole)
+    minutes = math.ceil(whole / 60)
+    if minutes < 60:
+        return t("time.minutes", count=minutes)
+    hours, minutes = divmod(minutes, 60)
+    return t("time.hours_minutes", hours=hours, minutes=minutes)
 
 
 def format_bytes(size: int) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import sqlite
 
 from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
 from nexuschat.images import PreparedImage
+from nexuschat.limits import WINDOW_S, LimitHit, Usage, day_start
 
 DATABASE_URL_ENV = "NEXUSCHAT_DATABASE_URL"
 DATA_DIR_ENV = "NEXUSCHAT_DATA_DIR"
@@ -140,6 +141,28 @@ message_images = sa.Table(
 )
 
 
+# One row per request sent on an owner's behalf: what the hosted limits count (every replica
+# reads the same rows) and what a usage report sums. Kept when conversations are deleted, so
+# deleting one gives no tokens back.
+request_log = sa.Table(
+    "request_log", _METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner", _ID, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double),  # None while the reply is being written
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("deploy_key", sa.Boolean, nullable=False),  # the deployer's key paid for it
+    sa.Column("status", sa.String(16)),  # complete / stopped / error, once ended
+    sa.Column("error_code", sa.Text),
+    sa.Column("prompt_tokens", sa.Integer),
+    sa.Column("completion_tokens", sa.Integer),
+    sa.Column("total_tokens", sa.Integer),  # as the server reported it
+    sa.Column("estimated_tokens", sa.Integer),  # from characters, where it reported none
+    sa.Column("ttft_s", sa.Double),
+    sa.Index(None, "owner", "started_at"),
+)
+
+
 # --- migrations ---------------------------------------------------------------------------
 # Append a step to change the schema; never edit a released one. Step 1 creates the tables as
 # declared above, so a later step that alters a declared table must first freeze step 1 (copy
@@ -155,7 +178,11 @@ def _v1_initial(conn: sa.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial,)
+def _v2_request_log(conn: sa.Connection) -> None:
+    request_log.create(conn, checkfirst=False)
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log)
 
 
 def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
@@ -761,6 +788,66 @@ class Store:
         ).first()
         if found is None:
             raise NotFound(message_id)
+
+    # --- the request log (hosted limits) ---
+
+    def admit(self, owner: str, check: Callable[[Usage], LimitHit | None], *, model: str,
+              deploy_key: bool, now: float | None = None,
+              stale_after_s: float = 900.0) -> int | LimitHit:
+        """Log a request as started, unless `check` finds a limit in the owner's usage; the
+        row's id, or the limit. Check and insert are one transaction, taken in turn per owner
+        (SQLite's write lock, or a PostgreSQL advisory lock), so two replicas cannot both
+        admit the last allowed request."""
+        now = time.time() if now is None else now
+        with _transaction(self._engine, write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                    sa.func.hashtext(owner))))
+            hit = check(self._usage(conn, owner, now, stale_after_s))
+            if hit is not None:
+                return hit
+            return conn.execute(request_log.insert().values(
+                owner=owner, started_at=now, model=model, deploy_key=deploy_key,
+            ).returning(request_log.c.id)).scalar_one()
+
+    def finish_request(self, owner: str, request_id: int, *, status: str,
+                       error_code: str | None = None, prompt_tokens: int | None = None,
+                       completion_tokens: int | None = None, total_tokens: int | None = None,
+                       estimated_tokens: int | None = None, ttft_s: float | None = None,
+                       now: float | None = None) -> None:
+        """Record how a logged request ended and what it used."""
+        with _transaction(self._engine, write=True) as conn:
+            conn.execute(request_log.update().where(request_log.c.id == request_id,
+                                                    request_log.c.owner == owner).values(
+                ended_at=time.time() if now is None else now, status=status,
+                error_code=error_code, prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens, total_tokens=total_tokens,
+                estimated_tokens=estimated_tokens, ttft_s=ttft_s))
+
+    def usage(self, owner: str, now: float | None = None,
+              stale_after_s: float = 900.0) -> Usage:
+        """The owner's recent use: what the per-request limits are judged on."""
+        with _transaction(self._engine) as conn:
+            return self._usage(conn, owner, time.time() if now is None else now, stale_after_s)
+
+    @staticmethod
+    def _usage(conn: sa.Connection, owner: str, now: float, stale_after_s: float) -> Usage:
+        r = request_log
+        mine = r.c.owner == owner
+        since = min(now - WINDOW_S, now - stale_after_s, day_start(now))
+        rows = conn.execute(
+            sa.select(r.c.started_at, r.c.ended_at, r.c.deploy_key,
+                      sa.func.coalesce(r.c.total_tokens, r.c.estimated_tokens))
+            .where(mine, r.c.started_at >= since)
+            .order_by(r.c.started_at)
+        ).all()
+        today = day_start(now)
+        return Usage(
+            recent_starts=tuple(row[0] for row in rows if row[0] > now - WINDOW_S),
+            tokens_today=sum(row[3] or 0 for row in rows if row[2] and row[0] >= today),
+            open_streams=sum(1 for row in rows
+                             if row[1] is None and row[0] > now - stale_after_s),
+        )
 
     @staticmethod
     def _insert_messages(conn: sa.Connection, conversation_id: str, items: Sequence[Message],

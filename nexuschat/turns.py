@@ -15,6 +15,7 @@ from nexuschat.conversation import (
     to_openai,
 )
 from nexuschat.images import ImageError, PreparedImage
+from nexuschat.limits import LimitHit
 from nexuschat.models import Overrides, capabilities
 from nexuschat.params import GenerationParams, validate
 from nexuschat.streaming import ReplyAccumulator
@@ -34,6 +35,19 @@ def request_messages(conversation: Conversation, kind: TurnKind, *,
     if kind == "continue":
         messages.append({"role": "user", "content": CONTINUE_PROMPT})
     return messages
+
+
+def text_chars(messages: list[dict]) -> int:
+    """How many characters of text a `messages` array carries (images not counted)."""
+    total = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(part.get("text") or "") for part in content
+                         if isinstance(part, dict) and part.get("type") == "text")
+    return total
 
 
 def retry_kind(conversation: Conversation) -> TurnKind:
@@ -111,6 +125,8 @@ class Draft:
     text: str
     images: tuple[PreparedImage, ...] = ()
     image_errors: tuple[ImageError, ...] = ()
+    limit: LimitHit | None = None  # a limit of the deploy that holds it (message or request)
+    unread: tuple[str, ...] = ()  # attached files left unread because of `limit`
 
     @property
     def empty(self) -> bool:
@@ -120,8 +136,9 @@ class Draft:
 
 def blockers(draft: Draft, model: str, params: GenerationParams,
              overrides: Overrides | None = None, *, review_images: bool = False) -> list[str]:
-    """Why `draft` is held: "images", "vision", "params", "review" (an empty list: send it)."""
-    reasons = []
+    """Why `draft` is held: "limit", "images", "vision", "params", "review" (an empty list:
+    send it)."""
+    reasons = ["limit"] if draft.limit is not None else []
     if draft.image_errors:
         reasons.append("images")
     if draft.images and not capabilities(model, overrides).vision:

@@ -38,6 +38,8 @@ def hosted_url(fake_api_server, stranger, tmp_path_factory):
                                  "NEXUSCHAT_MODE": "hosted",
                                  "NEXUSCHAT_ALLOW_USER_KEYS": "true",
                                  "NEXUSCHAT_ALLOWED_BASE_URLS": stranger.base_url,
+                                 # every path below in well under a minute: not what is tested
+                                 "NEXUSCHAT_LIMIT_REQUESTS_PER_MINUTE": "100",
                              })
     try:
         yield server.start().url
