@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -35,14 +36,19 @@ def _rename(conversation_id: str, widget_key: str) -> None:
         persistence.store().update_settings(persistence.owner(), conversation_id, title=title)
 
 
-def _json_export(conversation_id: str) -> bytes:
-    tree = persistence.store().load_tree(persistence.owner(), conversation_id)
-    return exports.to_json(tree) if tree else b""
+def _exporter(kind: str, conversation_id: str) -> Callable[[], bytes]:
+    # Made when the button is drawn: Streamlit calls it later, on a click, outside this
+    # session's script run, where the session's owner cannot be read.
+    store, owner = persistence.store(), persistence.owner()
 
+    def export() -> bytes:
+        if kind == "json":
+            tree = store.load_tree(owner, conversation_id)
+            return exports.to_json(tree) if tree else b""
+        conversation = store.load(owner, conversation_id)
+        return exports.to_markdown_zip(conversation) if conversation else b""
 
-def _markdown_export(conversation_id: str) -> bytes:
-    conversation = persistence.store().load(persistence.owner(), conversation_id)
-    return exports.to_markdown_zip(conversation) if conversation else b""
+    return export
 
 
 def _dismiss_delete() -> None:
@@ -101,11 +107,11 @@ def render_actions(summary: ConversationSummary) -> None:
     with export.popover("", icon=":material/download:", help=t("conversations.export")):
         name = summary.title or "conversation"
         st.download_button(t("conversations.export_json"), key=f"json-{summary.id}",
-                           data=lambda cid=summary.id: _json_export(cid),
+                           data=_exporter("json", summary.id),
                            file_name=exports.safe_filename(name, "json", summary.updated_at),
                            mime="application/json", on_click="ignore")
         st.download_button(t("conversations.export_markdown"), key=f"md-{summary.id}",
-                           data=lambda cid=summary.id: _markdown_export(cid),
+                           data=_exporter("markdown", summary.id),
                            file_name=exports.safe_filename(name, "zip", summary.updated_at),
                            mime="application/zip", on_click="ignore")
     delete.button("", icon=":material/delete:", key=f"delete-{summary.id}",

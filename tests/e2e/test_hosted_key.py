@@ -32,7 +32,7 @@ def stranger():
 
 
 @pytest.fixture(scope="module")
-def hosted_url(fake_api_server, stranger, tmp_path_factory):
+def hosted(fake_api_server, stranger, tmp_path_factory):
     server = StreamlitServer(fake_api_server.base_url, tmp_path_factory.mktemp("hosted"),
                              name="hosted", env={
                                  "NEXUSCHAT_MODE": "hosted",
@@ -42,7 +42,7 @@ def hosted_url(fake_api_server, stranger, tmp_path_factory):
                                  "NEXUSCHAT_LIMIT_REQUESTS_PER_MINUTE": "100",
                              })
     try:
-        yield server.start().url
+        yield server.start()
     finally:
         server.stop()
         if server.leaked_key() or VISITOR_KEY in server.log():
@@ -50,9 +50,9 @@ def hosted_url(fake_api_server, stranger, tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser: Browser, hosted_url, fake_api, stranger):
+def page(browser: Browser, hosted, fake_api, stranger):
     stranger.reset()
-    context = browser.new_context(base_url=hosted_url, locale="en-US")
+    context = browser.new_context(base_url=hosted.url, locale="en-US", accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     frames: list[bytes] = []
@@ -184,3 +184,46 @@ def test_a_visitor_cannot_point_the_deploy_at_the_server_itself(page: Page, fake
         expect(fields.get_by_test_id("stAlert")).to_contain_text("does not send requests")
         expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
     assert stranger.requests == []
+
+
+def test_keys_stay_out_of_error_messages_exports_and_the_database(page: Page, fake_api,
+                                                                    stranger, hosted):
+    fake_api.script({"kind": "error", "status": 400,
+                     "message": f"Invalid key {KEY} (also sk-guessed0123456789)"})
+    page.goto("/")
+    send(page, "make the server echo my key")
+    alert = page.get_by_test_id("stAlert").filter(has_text="rejected the request")
+    expect(alert).to_contain_text("Invalid key ***")
+    # The visitor's own key, echoed by the visitor's own server, is masked the same way.
+    fields = provider(page)
+    key_box = fields.get_by_role("textbox", name="API key", exact=True)
+    key_box.fill(VISITOR_KEY)
+    key_box.press("Enter")
+    url_box = fields.get_by_role("textbox", name="API base URL")
+    url_box.fill(stranger.base_url)
+    url_box.press("Enter")
+    stranger.script({"kind": "stream_error", "message": f"quota for {VISITOR_KEY} exceeded"})
+    send(page, "and mine")
+    expect(page.get_by_test_id("stAlert").filter(has_text="quota for")).to_contain_text(
+        "quota for *** exceeded")
+
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Conversations").click()
+    exported = []
+    for label in ("JSON (complete, with images)", "Markdown (zip with images)"):
+        # The newest conversation's export popover (after its title and rename).
+        newest = page.locator("[class*='st-key-conversation-']"
+                              ":not(.st-key-conversation-search)").first
+        newest.get_by_role("button").nth(2).click()
+        with page.expect_download() as download:
+            page.get_by_role("button", name=label).click()
+        exported.append(download.value.path().read_bytes())
+        page.keyboard.press("Escape")
+    assert b"and mine" in exported[0]  # the conversation that met both echoes
+    stored = b"".join(p.read_bytes() for p in hosted.data_dir.rglob("*") if p.is_file())
+    for secret in (KEY, VISITOR_KEY):
+        assert secret not in page.content()
+        assert all(secret.encode() not in data for data in exported)
+        assert secret.encode() not in stored
+        frames = page.frames_received  # type: ignore[attr-defined]
+        assert not any(secret.encode() in f for f in frames)
+    assert stored  # the database is there, and was searched
