@@ -91,7 +91,11 @@ def visitor_from_cookies(cookies: Mapping[str, str], secret: str) -> Visitor | N
 
 
 def is_https(scheme: str | None, headers: Mapping[str, str]) -> bool:
-    """Whether the browser reached us over https: directly, or through a proxy that says so."""
+    """Whether the browser reached us over https: directly, or through a proxy that says so.
+
+    X-Forwarded-Proto is believed from anyone: a client claiming https over plain http only
+    gets a Secure cookie its browser will not keep.
+    """
     if (scheme or "").lower() in ("https", "wss"):
         return True
     forwarded = headers.get("x-forwarded-proto", "")
@@ -145,11 +149,17 @@ def load_or_create_secret(folder: Path) -> str:
     agree on one secret and nobody ever reads a half-written file.
     """
     path = folder / SECRET_FILENAME
-    with suppress(FileNotFoundError):
+    with suppress(FileNotFoundError, NotADirectoryError):
         return _read_secret(path)
-    folder.mkdir(parents=True, exist_ok=True)
     draft = folder / f".{SECRET_FILENAME}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:  # a read-only disk: say what to do instead of a bare traceback
+        raise RuntimeError(
+            f"cannot keep the visitor cookie's secret in {folder} ({exc.strerror}): set "
+            f"{SECRET_ENV} in secrets or the environment, or make NEXUSCHAT_DATA_DIR writable"
+        ) from exc
     try:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32) + "\n")

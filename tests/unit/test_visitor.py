@@ -113,6 +113,13 @@ def test_an_empty_secret_file_is_an_error_not_an_empty_key(tmp_path):
         load_or_create_secret(tmp_path)
 
 
+def test_an_unwritable_data_dir_says_what_to_set(tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    with pytest.raises(RuntimeError, match="NEXUSCHAT_COOKIE_SECRET"):
+        load_or_create_secret(blocked / "data")
+
+
 def test_the_secret_comes_from_the_setting_then_the_login_then_the_data_dir(tmp_path):
     assert resolve_secret(" configured ", "login", tmp_path) == "configured"
     assert resolve_secret("", "login", tmp_path) == "login"
@@ -121,6 +128,24 @@ def test_the_secret_comes_from_the_setting_then_the_login_then_the_data_dir(tmp_
 
 
 # --- the middleware -------------------------------------------------------------------------
+
+
+def run(coroutine) -> None:
+    """Run `coroutine` on a loop of its own, in a thread: Playwright's sync API (the e2e
+    tests, earlier in the same pytest process) keeps a loop running in the main thread."""
+    failure: list[BaseException] = []
+
+    def target():
+        try:
+            asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 class Recorder:
@@ -164,7 +189,7 @@ def request(scope: dict) -> tuple[list[dict], Recorder, CountingSecret]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(VisitorCookieMiddleware(app, secret=secret)(scope, receive, send))
+    run(VisitorCookieMiddleware(app, secret=secret)(scope, receive, send))
     return sent, app, secret
 
 
@@ -246,6 +271,6 @@ def test_websocket_and_lifespan_pass_straight_through(kind):
     async def send(message):
         raise AssertionError("the middleware must not send anything itself")
 
-    asyncio.run(VisitorCookieMiddleware(app, secret=secret)(scope, receive, send))
+    run(VisitorCookieMiddleware(app, secret=secret)(scope, receive, send))
     assert app.calls == [(scope, receive, send)]  # the very same callables: nothing wrapped
     assert secret.calls == 0
