@@ -1,33 +1,15 @@
-"""NexusChat router: page config, shared sidebar, navigation."""
+"""NexusChat's server entry: the router (router.py) as an st.App with NexusChat's middleware.
+
+`streamlit run streamlit_app.py` (the Makefile, Streamlit Community Cloud's default main file)
+finds `app` and serves it with the same flags, `.streamlit/config.toml` and secrets as a plain
+script. The middleware gives each browser a signed HttpOnly visitor cookie
+(nexuschat/visitor.py): hosted visitors are known by it, never by anything in the URL.
+"""
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-from components import persistence, state
-from components.live_reply import settle_live_turn
-from components.runtime import freeze_startup_objects
-from components.sidebar import render_sidebar
-from nexuschat.i18n import resolve_language, t, use_language
-from nexuschat.store import StoreBusy
+from components.identity import cookie_secret
+from nexuschat.visitor import VisitorCookieMiddleware
 
-st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
-use_language(resolve_language(st.session_state.get("w_language"), st.context.locale))
-state.init_state()
-settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
-url_problem = persistence.follow_url()  # ?c=<id> names the open conversation
-
-navigation = st.navigation(
-    [
-        st.Page("app_pages/chat.py", title=t("nav.chat"), icon=":material/chat:", default=True),
-        st.Page("app_pages/conversations.py", title=t("nav.conversations"),
-                icon=":material/history:"),
-        st.Page("app_pages/settings.py", title=t("nav.settings"), icon=":material/tune:"),
-    ]
-)
-st.session_state[state.OFFERED_MODELS] = render_sidebar()
-if url_problem:
-    st.warning(t(url_problem), icon=":material/search_off:")
-try:
-    navigation.run()
-except StoreBusy:
-    st.error(t("store.busy"), icon=":material/database:")
-freeze_startup_objects()  # once per process, after the first run has imported everything
+app = st.App("router.py", middleware=[Middleware(VisitorCookieMiddleware, secret=cookie_secret)])

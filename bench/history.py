@@ -2,7 +2,7 @@
 
 Conversations of 10, 100 and 1,000 messages (and 1,000 with 50 photos) are written straight into
 a temporary SQLite store, then each is opened through `?c=<id>` in its own AppTest session of
-the real app (`streamlit_app.py`), next to a stored empty conversation measured in the same run.
+the real app (`router.py`), next to a stored empty conversation measured in the same run.
 Reported per page:
 
 - rerun time: the median of interleaved `at.run()` calls after a warm-up, split into the script
@@ -266,7 +266,7 @@ class Probe:
 def new_app(secrets: dict, conversation_id: str):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "router.py"), default_timeout=120)
     for name, value in secrets.items():
         at.secrets[name] = value
     at.query_params["c"] = conversation_id
@@ -548,7 +548,7 @@ def report(pages: list[Page], memory: dict, repeat: int, load: float) -> tuple[s
         "",
         f"Measured {datetime.date.today().isoformat()} on {machine()}, Python "
         f"{platform.python_version()}, Streamlit {streamlit.__version__}; 1-minute load average "
-        f"up to {load:.1f} during the run. Each page is the real app (`streamlit_app.py`) in its "
+        f"up to {load:.1f} during the run. Each page is the real app (`router.py`) in its "
         "own AppTest session, opened by `?c=<id>` on a conversation written straight into a "
         "temporary SQLite store (owner `local`): alternating user / assistant messages of "
         f"markdown (about {average_chars()} characters each: lists, bold, inline code, a fenced "

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
 
-from components import state
-from nexuschat.config import deploy_mode
+from components import identity, state
 from nexuschat.conversation import Conversation, Message
+from nexuschat.identity import old_link_owner
 from nexuschat.store import Store, StoreBusy
 
-OWNER = "owner_token"  # str: this browser's secret owner token (hosted mode without a login)
-_TOKEN = re.compile(r"[0-9a-f]{48}")
 STORED_ID = "stored_conversation_id"  # str | None: the open conversation exists in the store
 
 
@@ -38,30 +33,24 @@ def store() -> Store:
 
 
 def owner() -> str:
-    """A login's stable id; else "local" on a single-user install; else this browser's token."""
-    user = st.user
-    if user.get("is_logged_in"):
-        identity = user.get("sub") or user.get("email")
-        if identity:
-            return f"user:{user.get('iss') or ''}:{identity}"
-    mode = deploy_mode(state.setting("NEXUSCHAT_MODE"), st.get_option("server.address"))
-    if mode == "local":
-        return "local"
-    return f"session:{hashlib.sha256(_session_token().encode()).hexdigest()}"
+    """Whose conversations these are: a login, "local", or this browser's visitor."""
+    return identity.owner()
 
 
-def _session_token() -> str:
-    # Without a login, a visitor's conversations belong to a random secret kept in the URL
-    # (?u=), so a reload or a bookmark finds them again and nobody else can; only its digest
-    # reaches the database.
-    token = st.session_state.get(OWNER)
+def adopt_old_link() -> int:
+    """An old link's `?u=` token, once: its conversations move to this login or browser
+    (then the token owns nothing) and `u` leaves the address; how many moved.
+
+    Without a lasting owner (no cookie) nothing moves: they would be lost with this visit.
+    """
+    token = st.query_params.get("u")
     if token is None:
-        offered = st.query_params.get("u", "")
-        token = offered if _TOKEN.fullmatch(offered) else secrets.token_hex(24)
-        st.session_state[OWNER] = token
-    if st.query_params.get("u") != token:
-        st.query_params["u"] = token
-    return token
+        return 0
+    del st.query_params["u"]
+    previous = old_link_owner(token)
+    if previous is None or identity.is_local() or not identity.owner_lasts():
+        return 0
+    return store().adopt(owner(), previous)
 
 
 def _ensure_stored(conversation: Conversation) -> None:

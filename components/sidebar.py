@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import local_provider, persistence, state
+from components import account, local_provider, persistence, state
 from components.client import client_for, key_digest
 from components.messages import error_text
 from nexuschat.api import ChatError, list_models
@@ -62,6 +62,7 @@ def render_sidebar() -> list[str]:
         render_provider()
         st.text_area(t("sidebar.system_prompt"), key="w_system_prompt",
                      help=t("sidebar.system_prompt_help"), height=100)
+        account.render_account()
     return models
 
 

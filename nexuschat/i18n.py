@@ -284,6 +284,25 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "time.seconds": "{count} s",
         "time.minutes": "{count} min",
         "time.hours_minutes": "{hours} h {minutes} min",
+        # --- visitor identity and login (issue 9: components/account.py, router.py) ---
+        "account.sign_in": "Sign in",
+        "account.sign_out": "Sign out",
+        "account.signed_in_as": "Signed in as {who}. Your conversations follow your account.",
+        "account.sign_in_help": "Signed out, your conversations stay in this browser. Signed "
+        "in, they follow your account to any browser.",
+        "account.unavailable": "Sign-in is not available: {problem}",
+        "account.problem.no_auth": "there is no `[auth]` section in the app's secrets.",
+        "account.problem.missing": "the `[auth]` section of the app's secrets lacks {keys}.",
+        "account.visit_only": "This browser did not keep the app's cookie, so your "
+        "conversations last for this visit only.",
+        "gate.sign_in": "Sign in to chat. This app is shared, so each person's conversations "
+        "are kept under their own account, private to them.",
+        "gate.misconfigured": "This deploy is misconfigured: it requires signing in "
+        "(`NEXUSCHAT_REQUIRE_LOGIN`), but sign-in is not set up: {problem} Nobody can chat "
+        "until the deployer fixes the app's secrets or turns the requirement off.",
+        "identity.old_link_moved": "Kept {count} conversation(s) from your old link. The link "
+        "itself no longer opens them: bookmark the app's address instead.",
+        # --- end of issue 9's block ---
     },
     "zh": {
         # navigation and sidebar
@@ -542,6 +561,24 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "time.seconds": "{count} 秒",
         "time.minutes": "{count} 分钟",
         "time.hours_minutes": "{hours} 小时 {minutes} 分钟",
+        # --- visitor identity and login (issue 9: components/account.py, router.py) ---
+        "account.sign_in": "登录",
+        "account.sign_out": "退出登录",
+        "account.signed_in_as": "已登录：{who}。你的对话跟随你的账号。",
+        "account.sign_in_help": "未登录时，你的对话保存在这个浏览器中；"
+        "登录后，它们跟随你的账号，在任何浏览器中都能打开。",
+        "account.unavailable": "无法登录：{problem}",
+        "account.problem.no_auth": "应用的 secrets 中没有 `[auth]` 部分。",
+        "account.problem.missing": "应用 secrets 的 `[auth]` 部分缺少 {keys}。",
+        "account.visit_only": "这个浏览器没有保存应用的 Cookie，所以你的对话只在本次访问中保留。",
+        "gate.sign_in": "请登录后再聊天。这个应用是共享的，每个人的对话都保存在自己的账号下，"
+        "仅自己可见。",
+        "gate.misconfigured": "此部署配置有误：它要求登录（`NEXUSCHAT_REQUIRE_LOGIN`），"
+        "但没有配置登录：{problem}在部署者修正应用的 secrets 或关闭这一要求之前，"
+        "任何人都无法聊天。",
+        "identity.old_link_moved": "已保留旧链接中的 {count} 个对话。旧链接本身不再能打开它们："
+        "请改为收藏应用的地址。",
+        # --- end of issue 9's block ---
     },
 }
 

@@ -224,17 +224,21 @@ def _refuse_newer(current: int, known: int) -> None:
 # --- engine -------------------------------------------------------------------------------
 
 
+def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """`NEXUSCHAT_DATA_DIR`, else `$XDG_DATA_HOME/nexuschat` or `~/.local/share/nexuschat`."""
+    configured = environ.get(DATA_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    xdg = environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "nexuschat"
+
+
 def default_database_url(environ: Mapping[str, str] = os.environ) -> str:
     """`NEXUSCHAT_DATABASE_URL`, else a SQLite file in the user's data dir (created)."""
     url = environ.get(DATABASE_URL_ENV, "").strip()
     if url:
         return url
-    data_dir = environ.get(DATA_DIR_ENV, "").strip()
-    if data_dir:
-        folder = Path(data_dir).expanduser()
-    else:
-        xdg = environ.get("XDG_DATA_HOME", "").strip()
-        folder = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "nexuschat"
+    folder = data_dir(environ)
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / SQLITE_FILENAME}"
 
@@ -745,6 +749,20 @@ class Store:
             )
             if done.rowcount == 0:
                 raise NotFound(conversation_id)
+
+    def adopt(self, owner: str, previous_owner: str) -> int:
+        """Give `owner` every conversation of `previous_owner`, in one transaction; how many.
+
+        Afterwards `previous_owner` owns nothing: an old owner id (a token from a leaked link)
+        reaches nothing any more.
+        """
+        if previous_owner == owner:
+            return 0
+        with _transaction(self._engine, write=True) as conn:
+            return conn.execute(
+                conversations.update().where(conversations.c.owner == previous_owner)
+                .values(owner=owner)
+            ).rowcount
 
     def delete(self, owner: str, conversation_id: str) -> bool:
         """Delete a conversation, its messages and the images nothing else uses."""

@@ -29,7 +29,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def new_app(secrets: dict | None = None) -> AppTest:
     """The real router script, with exactly these secrets."""
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "router.py"), default_timeout=30)
     for name, value in (secrets or {}).items():
         at.secrets[name] = value
     return at

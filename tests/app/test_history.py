@@ -158,22 +158,6 @@ def test_a_bad_import_file_is_explained(app):
     assert app.error
 
 
-def test_a_hosted_visitor_finds_their_conversation_again_with_the_same_link(fake_api, db_url):
-    hosted = {"NEXUSCHAT_MODE": "hosted"}
-    visitor = new_app(provider_secrets(fake_api, db_url, **hosted)).run()
-    send(visitor, "my own notes")
-    link = {"c": visitor.query_params["c"], "u": visitor.query_params["u"]}
-    assert len(link["u"]) == 48
-    again = new_app(provider_secrets(fake_api, db_url, **hosted))
-    again.query_params.update(link)
-    again.run()
-    assert "my own notes" in texts(again)
-    forged = new_app(provider_secrets(fake_api, db_url, **hosted))
-    forged.query_params.update({"c": link["c"], "u": "0" * 48})
-    forged.run()
-    assert "my own notes" not in texts(forged)
-
-
 def test_delete_asks_first_then_removes_the_conversation(app, fake_api):
     send(app, "short lived")
     conversation_id = app.query_params["c"]

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,12 +73,17 @@ class StreamlitServer:
     """
 
     def __init__(self, api_url: str, workdir: Path, data_dir: Path | None = None,
-                 name: str = "streamlit", env: dict[str, str] | None = None):
+                 name: str = "streamlit", env: Mapping[str, str] | None = None,
+                 secrets: str = ""):
+        """`env`: more environment (NEXUSCHAT_MODE=hosted, ...); `secrets`: the text of the
+        server's own secrets.toml ("{port}" in an [auth] redirect_uri is filled by Streamlit)."""
         self.api_url = api_url
-        self.extra_env = dict(env or {})  # deploy settings of the test's own
         self.workdir = workdir
         self.data_dir = data_dir or workdir / "data"
         self.log_path = workdir / f"{name}.log"
+        self.secrets_path = workdir / f"{name}-secrets.toml"
+        self.extra_env = dict(env or {})
+        self.secrets = secrets
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -91,11 +97,12 @@ class StreamlitServer:
         return self.process.pid
 
     def command(self) -> list[str]:
-        # An empty secrets file in place of .streamlit/secrets.toml: a developer's real key or
-        # URL there would otherwise win over the environment and reach a real provider.
-        secrets = self.workdir / "secrets.toml"
-        if not secrets.exists():
-            secrets.write_text("")
+        # A secrets file of the test's own (empty by default) in place of
+        # .streamlit/secrets.toml: a developer's real key or URL there would otherwise win over
+        # the environment and reach a real provider.
+        secrets = self.secrets_path
+        if not secrets.exists() or secrets.read_text() != self.secrets:
+            secrets.write_text(self.secrets)
         return [
             sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
             "--server.headless", "true",
@@ -113,7 +120,7 @@ class StreamlitServer:
         command = self.command()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env={**app_env(self.api_url, self.data_dir), **self.extra_env},
+                command, cwd=ROOT, env=app_env(self.api_url, self.data_dir) | self.extra_env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -20,7 +20,7 @@ from nexuschat.images import PRESETS
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [*(p for p in ROOT.glob("nexuschat/*.py") if p.name != "i18n.py"),
            *ROOT.glob("components/*.py"),
-           *ROOT.glob("app_pages/*.py"), ROOT / "streamlit_app.py"]
+           *ROOT.glob("app_pages/*.py"), ROOT / "router.py", ROOT / "streamlit_app.py"]
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([a-z_.]+)["']""")
 CODE_KEY = re.compile(r"""["']((?:error|image\.error|params\.error)\.[a-z_]+)["']""")
 

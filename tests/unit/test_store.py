@@ -407,6 +407,28 @@ def test_an_owner_cannot_reach_another_owners_conversation(store):
         store.set_leaf(ALICE, "no-such-id", last.id)
 
 
+def test_adopt_moves_every_conversation_of_an_old_owner_once(store):
+    old, new, carol = "session:old-link", "session:cookie", "carol"
+    first = chat("from the old link", "Noted.", updated_at=10.0)
+    second = chat("another old one", updated_at=20.0)
+    others = chat("carol's own", updated_at=30.0)
+    store.create(old, first)
+    store.create(old, second)
+    store.create(carol, others)
+    before = store.load_tree(old, first.id)
+
+    assert store.adopt(new, old) == 2
+    assert store.list(old) == [] and store.load(old, first.id) is None
+    assert [s.id for s in store.list(new)] == [second.id, first.id]
+    assert store.load_tree(new, first.id) == before  # messages, leaf and settings come along
+    assert [s.id for s in store.list(carol)] == [others.id]  # nobody else's moved
+    assert store.adopt(carol, old) == 0  # a used-up token owns nothing any more
+    assert store.adopt(new, new) == 0
+    with pytest.raises(NotFound):
+        store.add_message(old, first.id, Message("user", "still mine?",
+                                                  parent_id=first.last.id))
+
+
 # --- migrations ---------------------------------------------------------------------------
 
 
