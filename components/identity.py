@@ -10,7 +10,6 @@ import streamlit as st
 
 from components import state
 from nexuschat import identity, visitor
-from nexuschat.config import deploy_mode
 from nexuschat.store import data_dir
 
 VISITOR = "visitor"  # nexuschat.visitor.Visitor: this browser's identity without a login
@@ -61,8 +60,7 @@ def login_owner() -> str | None:
 
 def is_local() -> bool:
     """Whether this is a single-user install (NEXUSCHAT_MODE, else a loopback-only server)."""
-    mode = deploy_mode(state.setting("NEXUSCHAT_MODE"), st.get_option("server.address"))
-    return mode == "local"
+    return not state.deployment().hosted
 
 
 def current_visitor() -> visitor.Visitor:
