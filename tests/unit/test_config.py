@@ -137,3 +137,13 @@ def test_the_deployment_repr_hides_the_key():
 
     deployment = resolve_deployment(DEPLOY, {}, "0.0.0.0")
     assert deployment.hosted and "sk-deploy-key-123456" not in repr(deployment)
+
+
+def test_allowed_base_urls_may_be_a_list_in_secrets():
+    from nexuschat.config import resolve_deployment
+
+    deployment = resolve_deployment({**DEPLOY, "NEXUSCHAT_ALLOWED_BASE_URLS": [
+        "https://openrouter.ai/api/v1/", "*", "not a url"]}, {}, "0.0.0.0")
+    assert deployment.allowed_base_urls == ("https://nexusflow.hk/v1",
+                                            "https://openrouter.ai/api/v1", "*")
+    assert deployment.trusted_hosts == {"nexusflow.hk", "openrouter.ai"}
