@@ -178,8 +178,6 @@ def _render_hosted_fields(settings: Settings, deployment: Deployment) -> None:
                       key="base-url-fixed")
         st.caption(t("sidebar.base_url_fixed" if settings.key_owner == KEY_DEPLOY
                      else "sidebar.base_url_single"))
-    if deployment.api_key:
-        st.caption(t("sidebar.deploy_key"))
     if deployment.takes_visitor_keys:
         if deployment.api_key:
             st.caption(t("sidebar.own_key_optional"))

@@ -240,12 +240,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.no_key_hosted": "This app needs your own API key to answer. Type it in the "
         "sidebar under **Provider**: it stays in this browser session's memory only and is "
         "never saved.",
-        "sidebar.base_url_fixed": "Fixed by this app: its own API key is only ever sent to its "
-        "own address.",
+        "sidebar.base_url_fixed": "This app's own API key is used, and only ever sent to this "
+        "address.",
         "sidebar.base_url_single": "This app allows this address only.",
         "sidebar.base_url_allowed": "Allowed here: {urls}",
         "sidebar.base_url_any": "Any public https address is allowed with your own key.",
-        "sidebar.deploy_key": "This app's own API key is used.",
         "sidebar.own_key_optional": "Or use your own key (kept in this browser session only):",
         "sidebar.api_key_held": "Your key is set for this browser session. It is not shown "
         "again, and it leaves the server only for the API it belongs to.",
@@ -522,11 +521,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # hosted deploy: whose key goes where (nexuschat.config, nexuschat.netguard)
         "chat.no_key_hosted": "此应用需要你自己的 API 密钥才能回答。请在侧边栏的 **服务商** "
         "中输入：它只保存在当前浏览器会话的内存中，绝不会被存储。",
-        "sidebar.base_url_fixed": "由本应用固定：它自己的 API 密钥只会发送到它自己的地址。",
+        "sidebar.base_url_fixed": "正在使用本应用自己的 API 密钥，它只会发送到这个地址。",
         "sidebar.base_url_single": "本应用只允许这个地址。",
         "sidebar.base_url_allowed": "此处允许：{urls}",
         "sidebar.base_url_any": "使用你自己的密钥时，允许任何公网 https 地址。",
-        "sidebar.deploy_key": "正在使用本应用自己的 API 密钥。",
         "sidebar.own_key_optional": "也可以使用你自己的密钥（仅保存在当前浏览器会话中）：",
         "sidebar.api_key_held": "你的密钥已在当前浏览器会话中设置。它不会再次显示，"
         "只会从服务器发往它所属的 API。",

@@ -35,7 +35,7 @@ def test_the_base_url_is_fixed_while_the_deploy_key_is_in_use(fake_api, db_url, 
     at = new_app(deploy(fake_api, db_url)).run()
     fixed = at.text_input(key="base-url-fixed")
     assert fixed.disabled and fixed.value == fake_api.base_url
-    assert "only ever sent to its own address" in all_text(at)
+    assert "only ever sent to this address" in all_text(at)
     assert not [w for w in at.text_input if w.key == "w_api_key"]  # no visitor keys here
 
     # A crafted client can still send widget state: it changes nothing.
@@ -50,7 +50,7 @@ def test_the_base_url_is_fixed_while_the_deploy_key_is_in_use(fake_api, db_url, 
 
 def test_a_visitor_key_may_not_go_to_an_unlisted_host(fake_api, db_url, stranger):
     at = new_app(deploy(fake_api, db_url, NEXUSCHAT_ALLOW_USER_KEYS="true")).run()
-    assert "This app's own API key is used." in all_text(at)
+    assert "This app's own API key is used" in all_text(at)
     at.text_input(key="w_api_key").input(VISITOR_KEY).run()
     # Only the deploy's URL is listed: the field stays fixed for the visitor's key too.
     assert at.text_input(key="base-url-fixed").value == fake_api.base_url

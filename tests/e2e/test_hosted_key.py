@@ -97,7 +97,7 @@ def test_the_stranger_host_never_receives_the_deployer_key(page: Page, fake_api,
     url_box = fields.get_by_role("textbox", name="API base URL")
     expect(url_box).to_be_disabled()  # the deploy's own key is in use: its URL is fixed
     expect(url_box).to_have_value(fake_api.base_url)
-    expect(fields).to_contain_text("only ever sent to its own address")
+    expect(fields).to_contain_text("only ever sent to this address")
 
     # With a key of their own, the visitor may use the listed host: it gets the visitor's key.
     key_box = fields.get_by_role("textbox", name="API key", exact=True)
