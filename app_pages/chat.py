@@ -6,6 +6,7 @@ from components import composer, history, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
+from nexuschat.safe_text import plain_text
 
 settings = state.current_settings()
 params = state.current_params()
@@ -30,7 +31,7 @@ if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
                           overrides=overrides)
 if has_images(conversation) and not sees_images:
-    st.caption(t("chat.images_not_sent", model=settings.model))
+    st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images)

@@ -11,6 +11,7 @@ from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
 from nexuschat.params import GenerationParams, validate
+from nexuschat.safe_text import markdown_content, plain_text
 from nexuschat.store import StoreBusy
 from nexuschat.turns import Draft, blockers
 
@@ -90,7 +91,8 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
     reasons = blockers(draft, model, params, overrides, review_images=_review())
     with st.container(border=True, key="held-draft"):
         if draft.text:
-            st.markdown(t("chat.draft_kept", text=draft.text))
+            # The label, then the text as its own block (Markdown, as in its bubble)
+            st.markdown(t("chat.draft_kept_label") + "\n\n" + markdown_content(draft.text))
         render_images(draft.images, model)
         if "images" in reasons:
             st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
@@ -102,15 +104,16 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             st.info(t("chat.review_images"), icon=":material/image_search:")
         if "params" in reasons:
             st.error(t("chat.params_invalid") + "\n\n" + "\n".join(
-                f"- {t(e.code, **e.params)}" for e in validate(params)))
+                f"- {error_text(e.code, e.params)}" for e in validate(params)))
         columns = st.columns(2)
         if "vision" in reasons:
             choices = vision_models(models, overrides)[:MAX_SWITCH_CHOICES]
-            st.warning(t("vision.unsupported", model=model, count=len(draft.images)))
+            st.warning(t("vision.unsupported", model=plain_text(model),
+                         count=len(draft.images)))
             if not choices:
                 st.info(t("vision.none_available"))
             for choice in choices:
-                st.button(t("vision.switch", model=choice), key=f"switch-{choice}",
+                st.button(t("vision.switch", model=plain_text(choice)), key=f"switch-{choice}",
                           on_click=_send_with, args=(draft, choice),
                           disabled="params" in reasons, icon=":material/visibility:")
             if draft.text:

@@ -74,7 +74,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.thinking": "Waiting for the first token…",
         "chat.review_images": "Check the images as they will be sent, then press Send.",
         "chat.params_invalid": "Your message was kept but not sent: fix these settings first.",
-        "chat.draft_kept": "Your message (kept): {text}",
         "chat.image_caption": "{width}×{height} · {size} · ~{tokens} tokens",
         "chat.image_caption_original": "from {width}×{height}, {size}",
         "chat.images_dropped": "{count} file(s) could not be used:",
@@ -235,6 +234,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "import.note.tools_as_text": "{count} tool call(s) and result(s) were imported as text.",
         "import.tool_call": "[tool call {name}: {arguments}]",
         "import.tool_result": "[tool result {name}]",
+        # inert content (nexuschat/safe_text.py): the held draft's text follows as its own block
+        "chat.draft_kept_label": "Your message (kept):",
     },
     "zh": {
         # navigation and sidebar
@@ -298,7 +299,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.thinking": "正在等待第一个 token…",
         "chat.review_images": "请先查看图片实际发送时的效果，然后点击“发送”。",
         "chat.params_invalid": "消息已保留但未发送：请先修正以下设置。",
-        "chat.draft_kept": "你的消息（已保留）：{text}",
         "chat.image_caption": "{width}×{height} · {size} · 约 {tokens} tokens",
         "chat.image_caption_original": "原图 {width}×{height}，{size}",
         "chat.images_dropped": "{count} 个文件无法使用：",
@@ -451,6 +451,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "import.note.tools_as_text": "{count} 个工具调用及结果已作为文本导入。",
         "import.tool_call": "[工具调用 {name}：{arguments}]",
         "import.tool_result": "[工具结果 {name}]",
+        # inert content (nexuschat/safe_text.py): the held draft's text follows as its own block
+        "chat.draft_kept_label": "你的消息（已保留）：",
     },
 }
 

@@ -65,7 +65,12 @@ _INVISIBLE = re.compile(
     "|(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[\U000e0000-\U000e007f]"
 )
 _ASCII_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-_PLAIN_ESCAPE = re.compile(r"[!-/:-@\[-`{-~]")  # every ASCII punctuation character
+# What makes Markdown of plain text: emphasis, code, links, HTML, maths, strikethrough,
+# entities, and Streamlit's `:emoji:`, `:material/icon:` and `:directive[...]`; `|` makes tables
+# only across lines. Other punctuation only counts at a line's start.
+_PLAIN_ESCAPE = re.compile(r"[\\`*_\[\]<$~]|&(?=#?[A-Za-z0-9]+;)|:(?=[\w+\-])|(?<=:material)/")
+_PLAIN_ESCAPE_BLOCK = re.compile(_PLAIN_ESCAPE.pattern + r"|\|")
+_PLAIN_LINE_START = re.compile(r"\A(?:(\d{1,9})([.)])(?=[ \t]|\Z)|()([#>+=\-]))")
 _ONE_LINE_SPACE = re.compile(r"[ \t\n\r\f\v]*[\t\n\r\f\v][ \t\n\r\f\v]*")
 
 # Block level: container markers and indentation before a line's content.
@@ -102,16 +107,21 @@ def plain_text(text: str, *, one_line: bool = True) -> str:
     """Markdown that renders `text` literally (one line, ends trimmed, unless `one_line=False`)."""
     text = strip_invisible(str(text).replace("\r\n", "\n").replace("\r", "\n"))
     if one_line:
-        text = _ONE_LINE_SPACE.sub(" ", text).strip(" ")
-        return _PLAIN_ESCAPE.sub(r"\\\g<0>", text)
+        return _escape_line(_ONE_LINE_SPACE.sub(" ", text).strip(" "), _PLAIN_ESCAPE)
     # Each line on its own: leading spaces would make code blocks; a backslash at a line's end
     # is a hard line break; a blank line stays a paragraph break.
-    lines = [_PLAIN_ESCAPE.sub(r"\\\g<0>", line.strip(" \t")) for line in text.split("\n")]
+    lines = [_escape_line(line.strip(" \t"), _PLAIN_ESCAPE_BLOCK) for line in text.split("\n")]
     out: list[str] = []
     for index, line in enumerate(lines):
         follows = index + 1 < len(lines) and line and lines[index + 1]
         out.append(line + ("\\" if follows else ""))
     return "\n".join(out)
+
+
+def _escape_line(line: str, pattern: re.Pattern[str]) -> str:
+    line = pattern.sub(r"\\\g<0>", line)
+    return _PLAIN_LINE_START.sub(
+        lambda m: f"{m.group(1) or ''}\\{m.group(2) or m.group(4)}", line, count=1)
 
 
 def dest_is_safe(destination: str) -> bool:

@@ -140,15 +140,17 @@ def test_bidi_and_invisible_controls_are_removed_but_emoji_joiners_stay():
     text = f"a\u202eb\u2066c\u200bd\u200ee\ufeff {family} {flag} \U000e0041x\x00\x1b"
     assert strip_invisible(text) == f"abcde {family} {flag} x"
     assert markdown_content(text) == f"abcde {family} {flag} x"
-    assert plain_text("report\u202egpj.exe") == "reportgpj\\.exe"
+    assert plain_text("report\u202egpj.exe") == "reportgpj.exe"
 
 
 def test_plain_text_escapes_everything_streamlit_reads():
-    assert plain_text("![t](https://evil.example/x.png) :red[a] $x$ <b> :material/home: #1") \
-        == ("\\!\\[t\\]\\(https\\:\\/\\/evil\\.example\\/x\\.png\\) \\:red\\[a\\] \\$x\\$ "
-            "\\<b\\> \\:material\\/home\\: \\#1")
+    assert plain_text("![t](https://evil.example/x.png) :red[a] $x$ <b> :material/home:") \
+        == "!\\[t\\](https://evil.example/x.png) \\:red\\[a\\] \\$x\\$ \\<b> \\:material\\/home:"
+    assert plain_text("# 1. *a* _b_ ~c~ `d` &amp; :smile: \\") \
+        == "\\# 1. \\*a\\* \\_b\\_ \\~c\\~ \\`d\\` \\&amp; \\:smile: \\\\"
+    assert plain_text("1. x") == "1\\. x" and plain_text("claude-sonnet-4-6") == "claude-sonnet-4-6"
     assert plain_text("  two\nlines\tand tabs ") == "two lines and tabs"
-    assert plain_text("a\n- b\n\nc", one_line=False) == "a\\\n\\- b\n\nc"
+    assert plain_text("a\n- b|c\n\nd", one_line=False) == "a\\\n\\- b\\|c\n\nd"
 
 
 @pytest.mark.parametrize(("destination", "safe"), [
@@ -204,8 +206,8 @@ def documents_with_code(draw):
         kind = draw(st.sampled_from(["para", "fence", "list_fence"]))
         if kind == "para":
             inner = draw(CODE_TEXT.filter(lambda s: "|" not in s and s.strip() == s and s))
-            # words around the span, without what could swallow a backtick (links, definitions)
-            words = draw(MARKDOWNISH.map(lambda s: re.sub(r"[`$\n|()<>\\\[\]]", " ", s)))
+            # words around the span, without what could swallow a backtick or open a fence
+            words = draw(MARKDOWNISH.map(lambda s: re.sub(r"[`$~\n|()<>\\\[\]]", " ", s)))
             blocks.append(f"{words} `{inner}` end")
         else:
             lang = draw(st.sampled_from(["", "python", "html"]))
