@@ -9,7 +9,9 @@ from components.sidebar import render_sidebar
 from nexuschat.i18n import resolve_language, t, use_language
 from nexuschat.store import StoreBusy
 
-st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
+# An emoji icon is drawn in the browser; a `:material/...:` favicon is fetched from Google's
+# font CDN by every visitor (a request to another host on every page load).
+st.set_page_config(page_title="NexusChat", page_icon="💬", layout="centered")
 use_language(resolve_language(st.session_state.get("w_language"), st.context.locale))
 state.init_state()
 settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
