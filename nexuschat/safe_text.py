@@ -305,7 +305,8 @@ def _trusted_spans(line: str) -> tuple[list[tuple[int, int]], bool]:
     if "`" not in line and "$" not in line:
         return [], False
     plain, open_plain = _pair(line, 0, len(line), _RUN_D)
-    maths, open_maths = _pair(line, 0, len(line), _RUN_E)
+    maths, open_maths = (_pair(line, 0, len(line), _RUN_E) if "$" in line
+                         else (plain, open_plain))
     spans = plain & maths
     dangling = open_plain or open_maths
     for url in _URL_LITERAL.finditer(line):
@@ -315,13 +316,16 @@ def _trusted_spans(line: str) -> tuple[list[tuple[int, int]], bool]:
         cell_spans: set[tuple[int, int]] = set()
         for start, end in _cells(line):
             by_plain = _pair(line, start, end, _RUN_D)[0]
-            cell_spans |= by_plain & _pair(line, start, end, _RUN_E)[0]
+            cell_spans |= (by_plain & _pair(line, start, end, _RUN_E)[0] if "$" in line
+                           else by_plain)
         spans &= cell_spans
     return sorted(spans), dangling
 
 
 def _sanitise_line(text: str, line_start: int, line: str, spans: list[tuple[int, int]]) -> str:
     """One text line: trusted code spans verbatim, the rest with constructs made inert."""
+    if not _SPECIAL.search(line):
+        return line
     prefix = _PREFIX.match(line)
     content_start = prefix.end() if prefix else 0
     task_ok = content_start > 0 and bool(_LIST_MARKER_END.search(line, 0, content_start))
