@@ -13,7 +13,9 @@ names, server messages, model ids, snippets, imported JSON) goes through one of 
   so every link that remains has a destination this module has read. Code spans and fenced
   code blocks are left byte for byte.
 - `plain_text(text)`: text interpolated into our own Markdown templates and widget labels.
-  Every ASCII punctuation character is backslash-escaped, so it renders exactly as typed.
+  Every character that makes Markdown there (emphasis, code, brackets, `<`, `$`, `~`, entities,
+  `:` before a name, a line's leading `#`, `>`, `-`, `1.`, ...) is backslash-escaped, so it
+  renders exactly as typed; ordinary ids and titles ("claude-sonnet-4-6") pass unchanged.
 
 Both remove invisible characters that spoof text: bidi embeddings, overrides and isolates
 (U+202A-U+202E, U+2066-U+2069), marks (U+200E, U+200F, U+061C), zero-width spaces, BOMs,
