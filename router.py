@@ -10,7 +10,9 @@ from nexuschat.i18n import resolve_language, t, use_language
 from nexuschat.identity import OPEN
 from nexuschat.store import StoreBusy
 
-st.set_page_config(page_title="NexusChat", page_icon=":material/forum:", layout="centered")
+# An emoji icon is drawn in the browser; a `:material/...:` favicon is fetched from Google's
+# font CDN by every visitor (a request to another host on every page load).
+st.set_page_config(page_title="NexusChat", page_icon="💬", layout="centered")
 use_language(resolve_language(st.session_state.get("w_language"), st.context.locale))
 state.init_state()
 if (access := identity.access()) != OPEN:

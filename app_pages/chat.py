@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from components import composer, history, state
+from components import composer, history, messages, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
+from nexuschat.safe_text import plain_text
 
 settings = state.current_settings()
 params = state.current_params()
@@ -17,7 +18,8 @@ if settings.needs_key:
     st.info(t("chat.no_key_hosted" if settings.mode == "hosted" else "chat.no_key"),
             icon=":material/key:")
 elif settings.url_problem:
-    st.error(t(settings.url_problem, detail=settings.url_problem_detail), icon=":material/block:")
+    st.error(messages.error_text(settings.url_problem, {"detail": settings.url_problem_detail}),
+             icon=":material/block:")
 
 draft = composer.read_chat_input(disabled=not settings.can_send,
                                  preset=st.session_state["w_preset"])
@@ -33,7 +35,7 @@ if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
                           overrides=overrides)
 if has_images(conversation) and not sees_images:
-    st.caption(t("chat.images_not_sent", model=settings.model))
+    st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images)

@@ -7,6 +7,7 @@ import streamlit as st
 from components import identity as who
 from nexuschat import identity
 from nexuschat.i18n import t
+from nexuschat.safe_text import plain_text
 
 
 def _login_problem() -> str:
@@ -19,7 +20,8 @@ def _login_problem() -> str:
 def render_account() -> None:
     """The sidebar's account lines: who is signed in and Sign out, or Sign in."""
     if who.login_owner():
-        st.caption(t("account.signed_in_as", who=identity.display_name(who.user())))
+        # The name is the provider's claim, which its user chose: rendered literally.
+        st.caption(t("account.signed_in_as", who=plain_text(identity.display_name(who.user()))))
         st.button(t("account.sign_out"), key="sign-out", on_click=st.logout,
                   icon=":material/logout:", width="stretch")
         return

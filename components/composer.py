@@ -13,6 +13,7 @@ from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
 from nexuschat.params import GenerationParams, validate
+from nexuschat.safe_text import markdown_content, plain_text
 from nexuschat.store import StoreBusy
 from nexuschat.turns import Draft, blockers
 
@@ -123,7 +124,8 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
     reasons = blockers(draft, model, params, overrides, review_images=_review())
     with st.container(border=True, key="held-draft"):
         if draft.text:
-            st.markdown(t("chat.draft_kept", text=draft.text))
+            # The label, then the text as its own block (Markdown, as in its bubble)
+            st.markdown(t("chat.draft_kept_label") + "\n\n" + markdown_content(draft.text))
         render_images(draft.images, model)
         if "limit" in reasons:
             _render_limit(draft)
@@ -138,15 +140,16 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             st.info(t("chat.review_images"), icon=":material/image_search:")
         if "params" in reasons:
             st.error(t("chat.params_invalid") + "\n\n" + "\n".join(
-                f"- {t(e.code, **e.params)}" for e in validate(params)))
+                f"- {error_text(e.code, e.params)}" for e in validate(params)))
         columns = st.columns(2)
         if "vision" in reasons:
             choices = vision_models(models, overrides)[:MAX_SWITCH_CHOICES]
-            st.warning(t("vision.unsupported", model=model, count=len(draft.images)))
+            st.warning(t("vision.unsupported", model=plain_text(model),
+                         count=len(draft.images)))
             if not choices:
                 st.info(t("vision.none_available"))
             for choice in choices:
-                st.button(t("vision.switch", model=choice), key=f"switch-{choice}",
+                st.button(t("vision.switch", model=plain_text(choice)), key=f"switch-{choice}",
                           on_click=_send_with, args=(draft, choice),
                           disabled="params" in reasons, icon=":material/visibility:")
             if draft.text:
@@ -166,7 +169,7 @@ def _render_limit(draft: Draft) -> None:
     text = limit_text(hit.code, {"limit": hit.limit, "count": hit.count,
                                  "resets_at": hit.resets_at})
     if draft.unread:
-        text += "\n\n" + t("limit.unread", files=", ".join(draft.unread))
+        text += "\n\n" + t("limit.unread", files=", ".join(plain_text(f) for f in draft.unread))
     st.warning(text, icon=":material/speed:")
     left, right = st.columns(2)
     if hit.code == "limit.images_per_message":

@@ -8,8 +8,10 @@ from collections.abc import Callable
 import streamlit as st
 
 from components import persistence
+from components.messages import error_text
 from nexuschat import exports
 from nexuschat.i18n import t
+from nexuschat.safe_text import plain_text
 from nexuschat.store import ConversationSummary
 
 CHAT_PAGE = "app_pages/chat.py"
@@ -57,7 +59,7 @@ def _dismiss_delete() -> None:
 
 @st.dialog(" ", on_dismiss=_dismiss_delete)
 def _confirm_delete(summary: ConversationSummary) -> None:
-    title = summary.title or t("conversations.untitled")
+    title = plain_text(summary.title) if summary.title else t("conversations.untitled")
     st.markdown(t("conversations.delete_confirm", title=title))
     left, right = st.columns(2)
     if left.button(t("conversations.delete"), type="primary", key="delete-confirmed"):
@@ -82,7 +84,7 @@ def render_list(summaries: list[ConversationSummary], query: str) -> None:
         return
     for summary in summaries:
         with st.container(border=True, key=f"conversation-{summary.id}"):
-            title = summary.title or t("conversations.untitled")
+            title = plain_text(summary.title) if summary.title else t("conversations.untitled")
             main, actions = st.columns([5, 3], vertical_alignment="center")
             with main:
                 if st.button(title, key=f"open-{summary.id}", type="tertiary",
@@ -91,7 +93,7 @@ def render_list(summaries: list[ConversationSummary], query: str) -> None:
                 updated = dt.datetime.fromtimestamp(summary.updated_at).strftime("%Y-%m-%d %H:%M")
                 st.caption(t("conversations.meta", updated=updated, count=summary.message_count))
                 if query and summary.snippet:
-                    st.caption(summary.snippet)
+                    st.caption(plain_text(summary.snippet))
             with actions:
                 render_actions(summary)
 
@@ -143,7 +145,8 @@ def render_import() -> None:
     notice = st.session_state.pop(IMPORT_NOTICE, None)
     if notice:
         kind, ((code, params), *notes) = notice
-        text = t(code, **params)
+        # Titles, URLs, part types and file names all come from the imported file.
+        text = error_text(code, params)
         if notes:
-            text += "\n\n" + "\n".join(f"- {t(note, **values)}" for note, values in notes)
+            text += "\n\n" + "\n".join(f"- {error_text(note, values)}" for note, values in notes)
         (st.success if kind == "success" else st.error)(text)

@@ -15,6 +15,7 @@ from nexuschat.local import (
     LocalSetup,
     find_setup,
 )
+from nexuschat.safe_text import plain_text
 
 
 @st.cache_resource(show_spinner=False, validate=lambda server: server.alive,
@@ -62,7 +63,9 @@ def connect(settings: Settings) -> Settings:
                 server.wait_ready()
             except LocalServerError as exc:
                 status.update(label=t("local.failed"), state="error", expanded=True)
-                st.error(t(exc.code, **{"code": "", "detail": "", "seconds": "", **exc.params}))
+                # the server's own output: literal, like every text from outside
+                st.error(t(exc.code, **{"code": "", "detail": "", "seconds": "",
+                                        **{k: plain_text(str(v)) for k, v in exc.params.items()}}))
                 _shared_server.clear()  # the next run starts afresh; release stops this one
                 st.stop()
             status.update(label=t("local.ready"), state="complete")

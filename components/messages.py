@@ -12,6 +12,7 @@ from components import state
 from nexuschat.conversation import Message, ReplyMeta
 from nexuschat.i18n import format_bytes, format_wait, t
 from nexuschat.images import PreparedImage, estimate_tokens, thumbnail
+from nexuschat.safe_text import markdown_content, plain_text
 from nexuschat.turns import can_continue
 
 THUMBNAIL_PX = 360  # shown small, like a chat app; the full image is what was sent
@@ -58,7 +59,7 @@ def image_caption(image: PreparedImage, model: str) -> str:
 
 def meta_line(meta: ReplyMeta) -> str:
     """Model, usage and timings in one line."""
-    parts = [t("meta.model", model=meta.model)] if meta.model else []
+    parts = [t("meta.model", model=plain_text(meta.model))] if meta.model else []
     if meta.has_usage:
         parts.append(
             t(
@@ -86,7 +87,7 @@ def finish_note(meta: ReplyMeta) -> str | None:
         return None
     if reason in ("length", "content_filter", "tool_calls"):
         return t(f"meta.finish.{reason}")
-    return t("meta.finish.other", reason=reason)
+    return t("meta.finish.other", reason=plain_text(reason))
 
 
 def limit_text(code: str, params: dict) -> str:
@@ -104,17 +105,18 @@ def limit_text(code: str, params: dict) -> str:
 
 
 def error_text(code: str, params: dict) -> str:
-    """The user's-language text for a ChatError or stored error code."""
+    """The user's-language text for a ChatError or stored error code.
+
+    Every text parameter comes from outside (a server's message, a host, a file name): each is
+    made literal here, once for every caller.
+    """
     if code.startswith("limit."):
         return limit_text(code, params)
+    params = {k: plain_text(v) if isinstance(v, str) else v for k, v in params.items()}
     if code == "error.rate_limited":
         wait = params.get("retry_after")
-        params = {
-            **params,
-            "wait": t("error.rate_limited_wait", seconds=f"{wait:.0f}")
-            if wait
-            else t("error.rate_limited_nowait"),
-        }
+        params["wait"] = (t("error.rate_limited_wait", seconds=f"{wait:.0f}") if wait
+                          else t("error.rate_limited_nowait"))
     return t(code, **{"message": "", "status": "", "host": "", "detail": "", **params})
 
 
@@ -138,11 +140,11 @@ def render_message(
         if editor is not None:
             editor()
         elif message.content:
-            st.markdown(message.content)
+            st.markdown(markdown_content(message.content))
         render_images(message.images, model)
         for attempt in message.earlier_attempts:
-            with st.expander(t("meta.interrupted", message=f"{attempt[:60]}…")):
-                st.markdown(attempt)
+            with st.expander(t("meta.interrupted", message=plain_text(attempt[:60]) + "…")):
+                st.markdown(markdown_content(attempt))
         if message.role == "assistant" and message.meta:
             render_reply_footer(message)
         if single_control and not is_last:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import quota, state
+from components.messages import error_text
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
@@ -57,7 +58,7 @@ def render_generation() -> GenerationParams:
 
     params = state.current_params()
     for error in validate(params):
-        st.error(t(error.code, **error.params), icon=":material/error:")
+        st.error(error_text(error.code, error.params), icon=":material/error:")
     sent = to_request(params)
     st.caption(t("settings.sent_fields", fields=", ".join(sent)) if sent
                else t("settings.sent_none"))

@@ -20,6 +20,7 @@ from nexuschat.config import (
 from nexuschat.i18n import t
 from nexuschat.local import LOCAL_MODEL
 from nexuschat.models import CURATED_MODELS, capabilities, merge_model_lists
+from nexuschat.safe_text import plain_text
 
 MODELS_TTL_S = 300
 
@@ -168,11 +169,11 @@ def _render_hosted_fields(settings: Settings, deployment: Deployment) -> None:
         st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=deployment.base_url,
                       on_change=_use_api, args=("w_base_url",))
         if settings.url_problem:
-            st.error(t(settings.url_problem, detail=settings.url_problem_detail),
+            st.error(error_text(settings.url_problem, {"detail": settings.url_problem_detail}),
                      icon=":material/block:")
         listed = [url for url in deployment.allowed_base_urls if url != ANY_PUBLIC_HTTPS]
         st.caption(t("sidebar.base_url_any") if ANY_PUBLIC_HTTPS in deployment.allowed_base_urls
-                   else t("sidebar.base_url_allowed", urls=", ".join(listed)))
+                   else t("sidebar.base_url_allowed", urls=plain_text(", ".join(listed))))
     else:
         st.text_input(t("sidebar.base_url"), value=deployment.base_url, disabled=True,
                       key="base-url-fixed")

@@ -75,7 +75,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.thinking": "Waiting for the first token…",
         "chat.review_images": "Check the images as they will be sent, then press Send.",
         "chat.params_invalid": "Your message was kept but not sent: fix these settings first.",
-        "chat.draft_kept": "Your message (kept): {text}",
         "chat.image_caption": "{width}×{height} · {size} · ~{tokens} tokens",
         "chat.image_caption_original": "from {width}×{height}, {size}",
         "chat.images_dropped": "{count} file(s) could not be used:",
@@ -302,6 +301,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "identity.old_link_moved": "Kept {count} conversation(s) from your old link. The link "
         "itself no longer opens them: bookmark the app's address instead.",
         # --- end of issue 9's block ---
+        # inert content (nexuschat/safe_text.py): the held draft's text follows as its own block
+        "chat.draft_kept_label": "Your message (kept):",
     },
     "zh": {
         # navigation and sidebar
@@ -365,7 +366,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.thinking": "正在等待第一个 token…",
         "chat.review_images": "请先查看图片实际发送时的效果，然后点击“发送”。",
         "chat.params_invalid": "消息已保留但未发送：请先修正以下设置。",
-        "chat.draft_kept": "你的消息（已保留）：{text}",
         "chat.image_caption": "{width}×{height} · {size} · 约 {tokens} tokens",
         "chat.image_caption_original": "原图 {width}×{height}，{size}",
         "chat.images_dropped": "{count} 个文件无法使用：",
@@ -577,6 +577,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "identity.old_link_moved": "已保留旧链接中的 {count} 个对话。旧链接本身不再能打开它们："
         "请改为收藏应用的地址。",
         # --- end of issue 9's block ---
+        # inert content (nexuschat/safe_text.py): the held draft's text follows as its own block
+        "chat.draft_kept_label": "你的消息（已保留）：",
     },
 }
 
