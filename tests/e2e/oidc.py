@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.server import STARTUP_TIMEOUT_S, free_port
+from tests.e2e.server import STARTUP_TIMEOUT_S, LoggedProcess, free_port
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ CLIENT_ID = "nexuschat-e2e"
 CLIENT_SECRET = "nexuschat-e2e-client-secret"
 
 
-class OidcProvider:
+class OidcProvider(LoggedProcess):
     """`python -m oidc_provider_mock` on a free loopback port, with ALICE and BOB predefined."""
 
     def __init__(self, workdir: Path, users: tuple[OidcUser, ...] = (ALICE, BOB)):
@@ -80,19 +80,6 @@ class OidcProvider:
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def auth_secrets(self, cookie_secret: str) -> str:
         """An `[auth]` section for secrets.toml pointing Streamlit's login at this provider."""

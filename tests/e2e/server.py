@@ -65,7 +65,30 @@ def health_ok(url: str) -> bool:
         return False
 
 
-class StreamlitServer:
+class LoggedProcess:
+    """A server process a test starts, printing into `log_path`."""
+
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        """End it politely (SIGTERM), forcibly if it does not exit."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log(self) -> str:
+        """Everything it printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class StreamlitServer(LoggedProcess):
     """One `streamlit run streamlit_app.py` on a free loopback port, talking to `api_url`.
 
     The Popen child is the Python process serving the app (no shell, no wrapper), so `pid`
@@ -140,21 +163,6 @@ class StreamlitServer:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        """End the server politely (SIGTERM), forcibly if it does not exit."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def log(self) -> str:
-        """Everything the server printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def leaked_key(self) -> bool:
         """Whether the API key appears in the server's output."""
