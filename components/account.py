@@ -22,7 +22,7 @@ def render_account() -> None:
     if who.login_owner():
         # The name is the provider's claim, which its user chose: rendered literally.
         st.caption(t("account.signed_in_as", who=plain_text(identity.display_name(who.user()))))
-        st.button(t("account.sign_out"), key="sign-out", on_click=st.logout,
+        st.button(t("account.sign_out"), key="sign-out", on_click=who.sign_out,
                   icon=":material/logout:", width="stretch")
         return
     if who.login_ready():

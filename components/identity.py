@@ -13,6 +13,10 @@ from nexuschat import identity, visitor
 from nexuschat.store import data_dir
 
 VISITOR = "visitor"  # nexuschat.visitor.Visitor: this browser's identity without a login
+# str: whose conversations these are. Fixed for a session: signing in arrives in a new session
+# (the provider redirects back), and signing out forgets it (`sign_out`). Read for every store
+# call, so worked out once: st.user alone costs ~0.2 ms a read.
+OWNER = "owner"
 
 
 @st.cache_resource(show_spinner=False)
@@ -79,12 +83,23 @@ def current_visitor() -> visitor.Visitor:
 
 def owner() -> str:
     """A login's id; else "local" on a single-user install; else this browser's visitor."""
-    login = login_owner()
-    if login:
-        return login
-    if is_local():
-        return identity.LOCAL_OWNER
-    return identity.visitor_owner(current_visitor().token)
+    known = st.session_state.get(OWNER)
+    if known is None:
+        login = login_owner()
+        if login:
+            known = login
+        elif is_local():
+            known = identity.LOCAL_OWNER
+        else:
+            known = identity.visitor_owner(current_visitor().token)
+        st.session_state[OWNER] = known
+    return known
+
+
+def sign_out() -> None:
+    """End the login (st.logout); this session's owner is worked out again."""
+    st.session_state.pop(OWNER, None)
+    st.logout()
 
 
 def owner_lasts() -> bool:
