@@ -9,11 +9,12 @@ import streamlit as st
 
 from nexuschat.api import make_client
 from nexuschat.config import Settings
+from nexuschat.netguard import NetworkPolicy
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _shared_client(base_url: str, key_digest: str, connect_timeout: float, read_timeout: float,
-                   _settings: Settings) -> openai.OpenAI:
+                   network: NetworkPolicy | None, _settings: Settings) -> openai.OpenAI:
     # Keyed by a digest of the key, never the key; the client is thread-safe and never mutated.
     return make_client(_settings)
 
@@ -26,4 +27,4 @@ def key_digest(settings: Settings) -> str:
 def client_for(settings: Settings) -> openai.OpenAI:
     """The shared client for these settings (do not close it)."""
     return _shared_client(settings.base_url, key_digest(settings), settings.connect_timeout,
-                          settings.read_timeout, settings)
+                          settings.read_timeout, settings.network, settings)
