@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import account, identity, persistence, state
+from components import account, identity, page_style, persistence, state
 from components.live_reply import settle_live_turn
 from components.runtime import freeze_startup_objects
 from components.sidebar import render_sidebar
@@ -15,6 +15,7 @@ from nexuschat.store import StoreBusy
 st.set_page_config(page_title="NexusChat", page_icon="💬", layout="centered")
 use_language(resolve_language(st.session_state.get("w_language"), st.context.locale))
 state.init_state()
+page_style.apply()
 if (access := identity.access()) != OPEN:
     account.render_gate(access)  # NEXUSCHAT_REQUIRE_LOGIN: nothing else before signing in
 else:

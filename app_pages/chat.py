@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import composer, history, messages, state
+from components import clipboard, composer, history, messages, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
@@ -39,3 +39,4 @@ if has_images(conversation) and not sees_images:
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images)
+clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

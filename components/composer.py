@@ -13,7 +13,8 @@ from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
 from nexuschat.params import GenerationParams, validate
-from nexuschat.safe_text import markdown_content, plain_text
+from nexuschat.rich_text import page_markdown
+from nexuschat.safe_text import plain_text
 from nexuschat.store import StoreBusy
 from nexuschat.turns import Draft, blockers
 
@@ -125,7 +126,7 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
     with st.container(border=True, key="held-draft"):
         if draft.text:
             # The label, then the text as its own block (Markdown, as in its bubble)
-            st.markdown(t("chat.draft_kept_label") + "\n\n" + markdown_content(draft.text))
+            st.markdown(t("chat.draft_kept_label") + "\n\n" + page_markdown(draft.text))
         render_images(draft.images, model)
         if "limit" in reasons:
             _render_limit(draft)

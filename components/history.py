@@ -35,6 +35,11 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
                 editing=message.id == editing)
 
 
+def shown(conversation: Conversation) -> tuple[Message, ...]:
+    """The messages the page draws (the latest ones; older ones on demand)."""
+    return conversation.messages[-st.session_state[state.HISTORY_WINDOW]:]
+
+
 def _bubble(message: Message, conversation: Conversation, model: str, *, is_last: bool,
             editing: bool = False) -> None:
     """A message with its controls: versions, edit or regenerate, Retry / Continue if last."""

@@ -15,7 +15,7 @@ from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
 from nexuschat.params import GenerationParams
-from nexuschat.safe_text import markdown_content
+from nexuschat.rich_text import page_markdown
 from nexuschat.streaming import ReplyAccumulator, paced
 from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages, text_chars
 
@@ -61,7 +61,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
             painted = 0
             for folded in paced(stream, reply.add, REPAINT_INTERVAL_S):
                 if folded != painted and reply.text:
-                    body_slot.markdown(markdown_content(prefix + reply.text + CURSOR))
+                    body_slot.markdown(page_markdown(prefix + reply.text + CURSOR))
                     painted = folded
                     if (time.monotonic() - saved_at >= SAVE_INTERVAL_S
                             and persistence.save_message(conversation, live.snapshot(),

@@ -12,7 +12,8 @@ from components import state
 from nexuschat.conversation import Message, ReplyMeta
 from nexuschat.i18n import format_bytes, format_wait, t
 from nexuschat.images import PreparedImage, estimate_tokens, thumbnail
-from nexuschat.safe_text import markdown_content, plain_text
+from nexuschat.rich_text import page_markdown
+from nexuschat.safe_text import plain_text
 from nexuschat.turns import can_continue
 
 THUMBNAIL_PX = 360  # shown small, like a chat app; the full image is what was sent
@@ -140,11 +141,11 @@ def render_message(
         if editor is not None:
             editor()
         elif message.content:
-            st.markdown(markdown_content(message.content))
+            st.markdown(page_markdown(message.content))
         render_images(message.images, model)
         for attempt in message.earlier_attempts:
             with st.expander(t("meta.interrupted", message=plain_text(attempt[:60]) + "…")):
-                st.markdown(markdown_content(attempt))
+                st.markdown(page_markdown(attempt))
         if message.role == "assistant" and message.meta:
             render_reply_footer(message)
         if single_control and not is_last:

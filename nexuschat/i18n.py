@@ -282,6 +282,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "time.seconds": "{count} s",
         "time.minutes": "{count} min",
         "time.hours_minutes": "{hours} h {minutes} min",
+        # rich text (nexuschat/rich_text.py, components/clipboard.py)
+        "chat.copy": "Copy as Markdown",
+        "chat.copied": "Copied",
         # --- visitor identity and login (issue 9: components/account.py, router.py) ---
         "account.sign_in": "Sign in",
         "account.sign_out": "Sign out",
@@ -559,6 +562,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "time.seconds": "{count} 秒",
         "time.minutes": "{count} 分钟",
         "time.hours_minutes": "{hours} 小时 {minutes} 分钟",
+        # rich text (nexuschat/rich_text.py, components/clipboard.py)
+        "chat.copy": "复制为 Markdown",
+        "chat.copied": "已复制",
         # --- visitor identity and login (issue 9: components/account.py, router.py) ---
         "account.sign_in": "登录",
         "account.sign_out": "退出登录",
