@@ -56,7 +56,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # chat page
         "chat.placeholder": "Ask anything, or attach images",
         "chat.empty": "Start a conversation. You can attach images (PNG, JPEG, WebP, GIF, BMP, "
-        "TIFF, HEIC) with the paperclip, by pasting or by dropping them on the input.",
+        "TIFF, HEIC, AVIF) with the paperclip, by pasting or by dropping them on the input.",
         "chat.no_key": "No API key is set. Add one in any of these ways:\n\n"
         "1. Type it in the sidebar under **Provider** (kept in this browser session only).\n"
         "2. Put `NEXUSCHAT_API_KEY = \"sk-...\"` in `.streamlit/secrets.toml` "
@@ -161,6 +161,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "image.error.too_many_pixels": "{name}: {megapixels} megapixels is more than the "
         "{limit} megapixels this app accepts.",
         "image.error.too_big": "{name}: could not be made smaller than 5 MB.",
+        "image.error.no_memory": "{name}: too large to process here (this server ran out of "
+        "memory decoding it). Try a smaller copy of the image.",
         # settings page
         "settings.title": "Settings",
         "settings.generation": "Generation",
@@ -352,7 +354,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # chat page
         "chat.placeholder": "输入任何问题，或附加图片",
         "chat.empty": "开始一段对话吧。可以用回形针按钮、粘贴或拖放到输入框来附加图片"
-        "（PNG、JPEG、WebP、GIF、BMP、TIFF、HEIC）。",
+        "（PNG、JPEG、WebP、GIF、BMP、TIFF、HEIC、AVIF）。",
         "chat.no_key": "尚未设置 API 密钥。可以用以下任一方式添加：\n\n"
         "1. 在侧边栏的 **服务商** 中输入（仅保存在当前浏览器会话中）。\n"
         "2. 在 `.streamlit/secrets.toml`（或托管平台的 secrets 设置）中写入 "
@@ -448,6 +450,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "image.error.too_many_pixels": "{name}：{megapixels} 百万像素，超过了本应用接受的 "
         "{limit} 百万像素上限。",
         "image.error.too_big": "{name}：无法压缩到 5 MB 以下。",
+        "image.error.no_memory": "{name}：图片太大，这里无法处理（服务器解码时内存不足）。"
+        "请换一张较小的图片。",
         # settings page
         "settings.title": "设置",
         "settings.generation": "生成参数",

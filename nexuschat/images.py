@@ -41,10 +41,11 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_PRESET = "balanced"
 MAX_INPUT_PIXELS = 80_000_000
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff", "tif", "heic", "heif")
+ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff", "tif", "heic", "heif",
+                       "avif")
 
 # Only these decoders may run: Image.open would otherwise also try e.g. EPS (Ghostscript) or PSD.
-_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF")
+_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF")  # AVIF: Pillow 13
 # Anthropic checks its 5 MB limit against the base64 text, which is 4/3 of the raw bytes.
 _MAX_RAW_BYTES = MAX_IMAGE_BYTES * 3 // 4
 _JPEG_QUALITY = 85
@@ -187,6 +188,8 @@ def _prepare_guarded(data: bytes, name: str, preset: Preset, bands: int) -> Prep
         found = re.search(r"\((\d+) pixels\)", str(e))
         pixels = int(found[1]) if found else 2 * Image.MAX_IMAGE_PIXELS
         raise _too_many_pixels(name, pixels) from e
+    except MemoryError as e:  # a readable image this server has no room to decode now
+        raise ImageError("image.error.no_memory", name=name) from e
     except Exception as e:  # corrupt, truncated or unsupported: all the same to the user
         raise ImageError("image.error.unreadable", name=name) from e
 

@@ -14,7 +14,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 WIDE = ("| " + " | ".join(f"column {i}" for i in range(24)) + " |\n|"
         + "---|" * 24 + "\n| " + " | ".join(f"value {i}" for i in range(24)) + " |")
 REPLY = ("The identity \\(e^{i\\pi} + 1 = 0\\) holds, and\n\\[\n\\int_0^1 x\\,dx = \\tfrac12\n"
-         "\\]\nTickets cost $5 and $10.\n\n" + WIDE + "\n\n```python\nprint('\\\\(not maths\\\\)')\n```")
+         "\\]\nTickets cost $5 and $10.\n\n" + WIDE
+         + "\n\n```python\nprint('\\\\(not maths\\\\)')\n```")
 
 
 @pytest.fixture

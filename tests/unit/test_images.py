@@ -7,9 +7,13 @@ import hashlib
 import io
 import random
 import struct
+import subprocess
+import sys
+import textwrap
 import time
 import warnings
 import zlib
+from pathlib import Path
 
 import pillow_heif
 import pytest
@@ -26,6 +30,7 @@ from PIL import (
 
 from nexuschat import images
 from nexuschat.images import (
+    ACCEPTED_EXTENSIONS,
     MAX_IMAGE_BYTES,
     PRESETS,
     ImageError,
@@ -36,6 +41,8 @@ from nexuschat.images import (
     prepare_image,
     prepare_images,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 RED, BLUE, WHITE = (220, 20, 30), (20, 40, 220), (255, 255, 255)
 
@@ -473,6 +480,43 @@ def test_heic_round_trip():
     out = decode(prepared).convert("RGB")
     assert prepared.mime in ("image/jpeg", "image/png") and out.size == (320, 240)
     assert close(out.getpixel((40, 120)), RED, 12) and close(out.getpixel((280, 120)), BLUE, 12)
+
+
+def test_avif_round_trip_turns_upright_and_drops_metadata():
+    img = Image.new("RGB", (320, 240), BLUE)
+    img.paste(RED, (0, 0, 160, 240))
+    exif = Image.Exif()
+    exif.load(tagged_exif())
+    exif[ExifTags.Base.Orientation] = 6  # stored sideways: shown turned 90° clockwise
+    data = encode(img, "AVIF", quality=90, exif=exif.tobytes(), xmp=XMP)
+    assert Image.open(io.BytesIO(data)).format == "AVIF"
+    prepared = prepare_image(data, "phone.avif")
+    out = decode(prepared).convert("RGB")
+    assert out.size == (240, 320)  # upright
+    assert close(out.getpixel((120, 40)), RED, 16) and close(out.getpixel((120, 280)), BLUE, 16)
+    assert_clean(prepared)
+    assert "avif" in ACCEPTED_EXTENSIONS
+
+
+def test_running_out_of_memory_while_decoding_says_so(tmp_path):
+    """A real MemoryError: a child process with its address space capped decodes an image that
+    is within the pixel limit but needs more memory than it has left."""
+    script = tmp_path / "tight.py"
+    script.write_text(textwrap.dedent("""
+        import io, os, resource, sys
+        from PIL import Image
+        from nexuschat.images import prepare_images
+        buffer = io.BytesIO()
+        Image.new("RGB", (7000, 5000), (10, 20, 30)).save(buffer, "PNG")
+        data = buffer.getvalue()
+        used = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (used + 60_000_000, used + 60_000_000))
+        (result,) = prepare_images([(data, "huge.png")], "balanced")
+        print(result.code)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.stdout.strip() == "image.error.no_memory", done.stderr[-2000:]
 
 
 # --- size ----------------------------------------------------------------------------------------
