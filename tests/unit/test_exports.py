@@ -191,7 +191,7 @@ def test_empty_conversation_round_trips():
 
 def test_meta_fields_missing_take_defaults_and_unknown_ones_are_ignored():
     def change(doc):
-        doc["messages"][1]["meta"] = {"model": "m", "reasoning_tokens": 5}
+        doc["messages"][1]["meta"] = {"model": "m", "price_usd": 5}
         doc["messages"][1]["future_field"] = True
         doc["future_top_level"] = {}
 
