@@ -109,7 +109,8 @@ def _all_text(value: object, depth: int) -> str:
     if isinstance(value, list):
         return "".join(_all_text(item, depth + 1) for item in value)
     if isinstance(value, dict):
-        if value.get("type") in _SILENT_PARTS:
+        kind = value.get("type")
+        if isinstance(kind, str) and kind in _SILENT_PARTS:
             return ""
         for key in ("thinking", "text", "reasoning", "summary", "content"):
             if key in value and (found := _all_text(value[key], depth + 1)):
