@@ -10,7 +10,8 @@ documentation and on other projects' recordings of real servers): reasoning as
 (vLLM), OpenRouter's `reasoning_details` or Mistral's `thinking` content parts; content as a
 list of parts (Mistral); refusals; a plain JSON completion for a streaming request; any
 finish reason; error bodies of any shape and content type; and `raw` events sent verbatim.
-A `gate` holds a reply between its reasoning and its answer until the test releases it.
+A `gate` holds a reply between its reasoning and its answer until the test releases it, and an
+`answer_gate` holds it again after `answer_gate_after` pieces of the answer.
 """
 
 from __future__ import annotations
@@ -509,7 +510,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream()
         # A failure comes after `limit` content chunks, or when the content runs out.
         gate = self.fake._gate(b["gate"]) if b.get("gate") else None
-        for part, event in reply.events(self._sleep, max_content=limit, gate=gate):
+        later = self.fake._gate(b["answer_gate"]) if b.get("answer_gate") else None
+        for part, event in reply.events(self._sleep, max_content=limit, gate=gate,
+                                        answer_gate=(later, int(b.get("answer_gate_after", 1)))):
             if limit is not None and part == "end":
                 break
             self._send_event(event)
@@ -659,11 +662,14 @@ class _Reply:
         }
 
     def events(self, sleep: Any, max_content: int | None = None,
-               gate: threading.Event | None = None) -> Iterator[tuple[str, Any]]:
+               gate: threading.Event | None = None,
+               answer_gate: tuple[threading.Event | None, int] = (None, 0),
+               ) -> Iterator[tuple[str, Any]]:
         """Yield (part, chunk), part being "start", "content" or "end"; pace content with `sleep`.
 
         With `max_content`, stop (without pausing) once that many content chunks are out.
-        With `gate`, wait (up to GATE_TIMEOUT_S) between the reasoning and the answer.
+        With `gate`, wait (up to GATE_TIMEOUT_S) between the reasoning and the answer; with
+        `answer_gate` (an event, a number of answer rounds), wait again after that many.
         """
         for i in range(len(self.texts)):
             start: dict = {"role": "assistant", "content": ""}
@@ -703,6 +709,8 @@ class _Reply:
                 return
             if k == answer_starts and gate is not None and thoughts:
                 gate.wait(GATE_TIMEOUT_S)
+            if answer_gate[0] is not None and k == answer_starts + answer_gate[1]:
+                answer_gate[0].wait(GATE_TIMEOUT_S)
             sleep(self.delay_first if k == 0 else self.interval)
             for i, delta in round_:
                 if sent == max_content:
