@@ -1,5 +1,5 @@
 """A reasoning reply in a real browser: its thinking streams first, collapses when the answer
-starts, and a reload shows both.
+starts, and a reload shows both; hostile thinking, refusals and part types render inert.
 
 The fake API holds the reply at a gate between its reasoning and its answer, so "the thinking
 is on screen before any answer token" is checked without a timing assertion: the answer is not
@@ -15,6 +15,9 @@ from playwright.sync_api import Page, expect
 
 from nexuschat.i18n import CATALOGUE
 from tests.e2e.test_browser_chat import TIMEOUT_MS, messages, open_chat, send
+from tests.e2e.test_inert_content import EVIL, PAYLOADS, assert_inert, guarded, replies
+
+__all__ = ["guarded"]  # a fixture, used by name
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +81,27 @@ def test_the_thinking_texts_exist_in_chinese():
     for key in ("chat.thinking_live", "chat.thought_for", "chat.thought", "chat.refusal",
                 "meta.reasoning_tokens", "sidebar.thinking"):
         assert zh[key] and zh[key] != CATALOGUE["en"][key]
+
+
+def test_hostile_thinking_refusals_and_part_types_render_inert(guarded, fake_api):
+    page, left, dialogs = guarded
+    part_type = f"<img src=x onerror=alert('part')> ![p]({EVIL}/img-part-type.png)"
+    fake_api.script(
+        {"kind": "reply", "reasoning": replies(*PAYLOADS[:17], "THINK-END"),
+         "text": "ANSWER-ONE", "chunk_tokens": 40, "reasoning_field": "thinking_parts",
+         "content_parts": True, "extra_parts": [{"type": part_type}]},
+        {"kind": "reply", "refusal": replies(*PAYLOADS[17:], "REFUSAL-END"),
+         "chunk_tokens": 40},
+    )
+    open_chat(page)
+
+    send(page, "hostile thinking")
+    reply = messages(page).nth(1)
+    expect(reply).to_contain_text("ANSWER-ONE")
+    expect(reply).to_contain_text("onerror=alert('part')")  # the part type, as text
+    reply.get_by_test_id("stExpander").locator("summary").click()
+    expect(reply).to_contain_text("THINK-END")
+    send(page, "hostile refusal")
+    expect(messages(page).nth(3)).to_contain_text("REFUSAL-END")
+    expect(messages(page).nth(3)).to_contain_text("declined to answer")
+    assert_inert(page, left, dialogs)
