@@ -178,9 +178,14 @@ def decode_chunk(data: bytes, api_key: str = "") -> dict:
     return chunk
 
 
+_SSE_STARTS = (b"d", b"e", b"i", b"r", b":")  # data:, event:, id:, retry:, a comment
+
+
 def _sniff_json(content_type: str, chunks: Iterable[bytes]) -> tuple[Iterator[bytes], bool]:
     """The body's pieces (none lost), and whether it is one JSON document rather than an event
-    stream: a JSON content type, or a body that starts like one (no event stream does)."""
+    stream. The body decides (no event stream starts with `{`, and proxies send either under
+    either content type); a JSON content type only for a body that does not start like an
+    event stream."""
     it = iter(chunks)
     head = b""
     for piece in it:
@@ -188,10 +193,11 @@ def _sniff_json(content_type: str, chunks: Iterable[bytes]) -> tuple[Iterator[by
         if head.strip():
             break
     pieces = itertools.chain((head,) if head else (), it)
+    start = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    if start in (b"{", b"["):
+        return pieces, True
     media = content_type.split(";", 1)[0].strip().lower()
-    if media == "text/event-stream":
-        return pieces, False
-    return pieces, media.endswith("json") or head.lstrip()[:1] in (b"{", b"[")
+    return pieces, media.endswith("json") and bool(start) and start not in _SSE_STARTS
 
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")

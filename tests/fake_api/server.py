@@ -343,9 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def _start_stream(self) -> None:
+    def _start_stream(self, ctype: str = "text/event-stream; charset=utf-8") -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -475,8 +475,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._complete(b, reply)
 
     def _raw(self, b: dict) -> None:
-        """Each of `events` as one SSE data line (JSON unless a string), then [DONE]."""
-        self._start_stream()
+        """Each of `events` as one SSE data line (JSON unless a string), then [DONE]; under
+        `content_type` if given (some proxies label an event stream as JSON)."""
+        self._start_stream(b.get("content_type") or "text/event-stream; charset=utf-8")
         for event in b.get("events") or []:
             self._send_event(event)
         if b.get("done", True):

@@ -1,5 +1,6 @@
 """The client seam against the fake server: real HTTP, real SSE, real openai client."""
 
+import json
 import socket
 
 import pytest
@@ -288,6 +289,23 @@ def test_a_json_completion_for_a_streaming_request_is_a_complete_reply(fake_api,
     meta = reply.meta()
     assert (meta.finish_reason, meta.raw_finish_reason) == ("stop", "end_turn")
     assert meta.has_usage and meta.completion_tokens == 3
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
+def test_an_event_stream_under_another_content_type_still_streams(fake_api, content_type):
+    fake_api.script({"kind": "raw", "content_type": content_type, "events": [
+        {"choices": [{"index": 0, "delta": {"content": "still "}}]},
+        {"choices": [{"index": 0, "delta": {"content": "streams"}, "finish_reason": "stop"}]}]})
+    reply = ask(fake_api)
+    assert reply.text == "still streams" and reply.complete
+
+
+def test_a_json_body_with_a_byte_order_mark_and_an_event_stream_type(fake_api):
+    body = "\ufeff" + json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
+                                               "message": {"content": "marked"}}]})
+    fake_api.script({"kind": "error", "status": 200, "body": body,
+                     "content_type": "text/event-stream"})
+    assert ask(fake_api).text == "marked"
 
 
 def test_a_json_error_in_a_200_body_is_a_stream_error(fake_api):
