@@ -297,7 +297,9 @@ def _tree_from_openai(
             calls = _tool_calls(item, where)
             tool_items += len(calls)
             text = _join(text, *calls)
-            reasoning = read_delta(item)[1]  # reasoning_content, reasoning, thinking parts
+            _, reasoning, refusal, _ = read_delta(item)  # reasoning_content, thinking parts...
+            if not isinstance(item.get("content"), list):  # (a refusal part is read above)
+                text = _join(text, refusal)
         merge = role != "user" and in_tool_chain and turns and turns[-1].role == "assistant"
         if merge:
             last = turns[-1]

@@ -251,6 +251,17 @@ def test_an_openai_array_keeps_an_assistant_turns_reasoning_apart():
     assert notes == ()
 
 
+def test_an_openai_array_keeps_a_refusal_as_the_reply_text():
+    tree, _ = from_openai_messages([
+        {"role": "user", "content": "something"},
+        {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+        {"role": "user", "content": "another"},
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": "Nor that."}]},
+    ], now=T0)
+    assert [m.content for m in tree.messages if m.role == "assistant"] == [
+        "I can't help with that.", "Nor that."]
+
+
 def test_meta_checks_cover_every_reply_meta_field():
     assert set(exports._META_CHECKS) == {f.name for f in fields(ReplyMeta)}
 
