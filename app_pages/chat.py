@@ -12,7 +12,8 @@ settings = state.current_settings()
 params = state.current_params()
 overrides = st.session_state[state.OVERRIDES]
 models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]
-sees_images = capabilities(settings.model, overrides).vision
+caps = capabilities(settings.model, overrides)
+sees_images = caps.vision
 
 if settings.needs_key:
     st.info(t("chat.no_key_hosted" if settings.mode == "hosted" else "chat.no_key"),
@@ -38,5 +39,5 @@ if has_images(conversation) and not sees_images:
     st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
 
 if turn := history.turn_to_run(pending, conversation):
-    history.run_turn(turn, settings, params, vision=sees_images)
+    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

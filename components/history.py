@@ -9,6 +9,7 @@ from components.messages import render_message, render_show_earlier
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
+from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
 from nexuschat.turns import TurnKind, retry_kind
 
@@ -60,10 +61,11 @@ def _bubble(message: Message, conversation: Conversation, model: str, *, is_last
 
 
 def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
-             vision: bool) -> None:
+             vision: bool, thinking: Thinking | None = None) -> None:
     """Stream the reply into a new bubble, then draw it as stored, with its controls."""
     bubble = st.empty()
-    conversation = live_reply.run_turn(kind, settings, params, bubble, vision=vision)
+    conversation = live_reply.run_turn(kind, settings, params, bubble, vision=vision,
+                                       thinking=thinking)
     if conversation.last is not None:
         with bubble.container():
             _bubble(conversation.last, conversation, settings.model, is_last=True)

@@ -9,28 +9,69 @@ from streamlit.delta_generator import DeltaGenerator
 
 from components import persistence, quota, state
 from components.client import client_for
-from components.messages import AVATARS
+from components.messages import AVATARS, CURSOR, render_content, render_reasoning
 from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import t
+from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
 from nexuschat.rich_text import page_markdown
 from nexuschat.streaming import ReplyAccumulator, paced
 from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages, text_chars
 
 REPAINT_INTERVAL_S = 0.04  # at most 25 repaints a second, never per token (quadratic)
-CURSOR = " ▌"
 SAVE_INTERVAL_S = 1.0  # a crash loses at most this much of a streaming reply
 
 
+class _Painter:
+    """What the streaming bubble shows, repainted part by part, only where it changed.
+
+    One clock for both parts: each tick repaints the thinking while the model thinks, the
+    answer once it answers. When the answer starts the thinking is drawn once more, collapsed,
+    and then left alone: its text is not resent on every tick of the answer.
+    """
+
+    def __init__(self, thinking: DeltaGenerator, body: DeltaGenerator, prefix: str) -> None:
+        self.thinking, self.body, self.prefix = thinking, body, prefix
+        self.reasoning_chars, self.collapsed = 0, False
+        self.text_chars, self.refusal_chars = 0, 0
+        self.waiting = True  # the "waiting for the first token" caption is up
+
+    def paint(self, reply: ReplyAccumulator) -> bool:
+        """Repaint what changed since the last call; whether anything was."""
+        changed = False
+        answering = reply.answering
+        if reply.reasoning_chars and (reply.reasoning_chars != self.reasoning_chars
+                                      or (answering and not self.collapsed)):
+            with self.thinking.container():
+                render_reasoning(reply.reasoning, reply.reasoning_seconds(), live=not answering)
+            self.reasoning_chars, self.collapsed = reply.reasoning_chars, answering
+            changed = True
+        if reply.text_chars != self.text_chars:
+            self.body.markdown(page_markdown(self.prefix + reply.text + CURSOR))
+            self.text_chars, self.waiting, changed = reply.text_chars, False, True
+        elif not reply.text_chars and (refusal := reply.refusal) and \
+                len(refusal) != self.refusal_chars:
+            with self.body.container():
+                render_content(refusal, refusal=True, cursor=True)
+            self.refusal_chars, self.waiting, changed = len(refusal), False, True
+        elif self.waiting and reply.reasoning_chars:
+            self.body.empty()  # the thinking above is the first token
+            self.waiting = False
+        return changed
+
+
 def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
-             slot: DeltaGenerator, *, vision: bool = True) -> Conversation:
+             slot: DeltaGenerator, *, vision: bool = True,
+             thinking: Thinking | None = None) -> Conversation:
     """Send the conversation, paint the reply into `slot` as it streams, and store it however
-    it ends; the conversation with the reply."""
+    it ends; the conversation with the reply. `thinking` is how the model's thinking mode is
+    switched (the catalog's flag), if it is."""
     conversation = state.conversation()
     messages = request_messages(conversation, kind, vision=vision)
-    body = build_body(settings.model, messages, quota.sent_params(settings, params))
+    body = build_body(settings.model, messages, quota.sent_params(settings, params),
+                      thinking=thinking)
     request_id = None
     try:
         client = client_for(settings)
@@ -52,16 +93,16 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
     saved_at = time.monotonic()
     with slot.container(), st.chat_message("assistant", avatar=AVATARS["assistant"]):
         prefix = conversation.last.content if kind == "continue" and conversation.last else ""
-        body_slot = st.empty()
+        thinking_slot, body_slot = st.empty(), st.empty()
         body_slot.caption(t("chat.thinking"))
         stop_slot, beat_slot = st.empty(), st.empty()
         # Stop (or any other click) ends this run; `settle_live_turn` then keeps the partial text.
         stop_slot.button(t("chat.stop"), key="stop-stream", icon=":material/stop:")
+        painter = _Painter(thinking_slot, body_slot, prefix)
         try:
             painted = 0
             for folded in paced(stream, reply.add, REPAINT_INTERVAL_S):
-                if folded != painted and reply.text:
-                    body_slot.markdown(page_markdown(prefix + reply.text + CURSOR))
+                if folded != painted and painter.paint(reply):
                     painted = folded
                     if (time.monotonic() - saved_at >= SAVE_INTERVAL_S
                             and persistence.save_message(conversation, live.snapshot(),
@@ -82,7 +123,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
             stream.close()
             live.end()
             finish(live.reply.meta(live.status, live.error_code, live.error_params),
-                   len(live.reply.text))
+                   len(live.reply.content) + live.reply.reasoning_chars)
     # The caller draws the stored reply over `slot`: no second run of the whole page (per
     # turn, that run cost every other session's stream a burst of deltas to wait behind:
     # bench/load.py).

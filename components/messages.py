@@ -10,6 +10,7 @@ import streamlit as st
 
 from components import state
 from nexuschat.conversation import Message, ReplyMeta
+from nexuschat.gateway import normalize_finish_reason
 from nexuschat.i18n import format_bytes, format_wait, t
 from nexuschat.images import PreparedImage, estimate_tokens, thumbnail
 from nexuschat.rich_text import page_markdown
@@ -18,6 +19,7 @@ from nexuschat.turns import can_continue
 
 THUMBNAIL_PX = 360  # shown small, like a chat app; the full image is what was sent
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
+CURSOR = " ▌"
 
 
 def render_images(images: tuple[PreparedImage, ...], model: str) -> None:
@@ -72,6 +74,8 @@ def meta_line(meta: ReplyMeta) -> str:
         )
     else:
         parts.append(t("meta.usage_unknown"))
+    if meta.reasoning_tokens is not None:
+        parts.append(t("meta.reasoning_tokens", count=_count(meta.reasoning_tokens)))
     if meta.ttft_s is not None:
         parts.append(t("meta.ttft", seconds=f"{meta.ttft_s:.2f}"))
     if meta.tokens_per_s is not None:
@@ -80,10 +84,11 @@ def meta_line(meta: ReplyMeta) -> str:
 
 
 def finish_note(meta: ReplyMeta) -> str | None:
-    """Why the reply ended, when that is worth saying (anything but a normal stop)."""
+    """Why the reply ended, when that is worth saying (anything but a normal stop), in
+    OpenAI's words whatever the server's were (`end_turn` is a normal stop)."""
     if meta.status == "stopped":
         return t("meta.stopped")
-    reason = meta.finish_reason
+    reason = normalize_finish_reason(meta.finish_reason)
     if reason in (None, "stop"):
         return None
     if reason in ("length", "content_filter", "tool_calls"):
@@ -138,10 +143,12 @@ def render_message(
     in a row, or on their own when `single_control` says `after` draws one button.
     """
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
+        if message.reasoning and editor is None:
+            render_reasoning(message.reasoning, message.meta.reasoning_s if message.meta else None)
         if editor is not None:
             editor()
         elif message.content:
-            st.markdown(page_markdown(message.content))
+            render_content(message.content, refusal=bool(message.meta and message.meta.refusal))
         render_images(message.images, model)
         for attempt in message.earlier_attempts:
             with st.expander(t("meta.interrupted", message=plain_text(attempt[:60]) + "…")):
@@ -162,10 +169,36 @@ def render_message(
                 after()
 
 
+def render_reasoning(reasoning: str, seconds: float | None, *, live: bool = False) -> None:
+    """The model's thinking, above its answer: open and streaming while the model thinks,
+    then collapsed to how long it thought and how much it wrote."""
+    if live:
+        with st.expander(t("chat.thinking_live"), expanded=True, type="compact", icon="spinner"):
+            st.markdown(page_markdown(reasoning + CURSOR))
+        return
+    chars = f"{len(reasoning):,}"
+    label = (t("chat.thought_for", seconds=f"{seconds:.1f}", chars=chars) if seconds is not None
+             else t("chat.thought", chars=chars))
+    with st.expander(label, expanded=False, type="compact", icon=":material/psychology:"):
+        st.markdown(page_markdown(reasoning))
+
+
+def render_content(text: str, *, refusal: bool = False, cursor: bool = False) -> None:
+    """A reply's text, or the model's refusal in a style of its own."""
+    shown = page_markdown(text + CURSOR if cursor else text)
+    if refusal:
+        st.caption(t("chat.refusal"))
+        st.info(shown, icon=":material/do_not_disturb_on:")
+    else:
+        st.markdown(shown)
+
+
 def render_reply_footer(message: Message) -> None:
     """Reply facts, and why it ended when that is worth saying."""
     meta = message.meta
     assert meta is not None
+    if meta.skipped_parts:
+        st.caption(t("chat.parts_skipped", types=plain_text(", ".join(meta.skipped_parts))))
     if meta.error_code:
         st.error(error_text(meta.error_code, meta.error_params), icon=":material/error:")
     elif note := finish_note(meta):

@@ -9,7 +9,7 @@ from components.messages import error_text
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
-from nexuschat.params import GenerationParams, to_request, validate
+from nexuschat.params import GenerationParams, thinking_request, to_request, validate
 
 SAFE_INT = 2**53 - 1  # the browser's number widgets hold integers up to 2^53
 
@@ -59,7 +59,8 @@ def render_generation() -> GenerationParams:
     params = state.current_params()
     for error in validate(params):
         st.error(error_text(error.code, error.params), icon=":material/error:")
-    sent = to_request(params)
+    control = capabilities(settings.model, st.session_state[state.OVERRIDES]).thinking
+    sent = [*to_request(params), *thinking_request(params, control)]  # switched in the sidebar
     st.caption(t("settings.sent_fields", fields=", ".join(sent)) if sent
                else t("settings.sent_none"))
     return params

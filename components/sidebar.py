@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import account, local_provider, persistence, state
+from components import account, local_provider, persistence, state, thinking
 from components.client import client_for, key_digest
 from components.messages import error_text
 from nexuschat.api import ChatError, list_models
@@ -94,6 +94,7 @@ def render_model_picker() -> list[str]:
                  tools=t("common.yes" if caps.tools else "common.no")))
     if not caps.multiple_choices:
         st.caption(t("sidebar.single_choice"))
+    thinking.render_thinking(caps.thinking)
     return models
 
 

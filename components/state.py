@@ -50,7 +50,10 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_seed": None,
     "w_user": "",
     "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
+    "w_thinking": "auto",  # THINKING_CHOICES: the model's default, or on / off
+    "w_thinking_budget": None,
 }
+THINKING_CHOICES = ("auto", "on", "off")  # w_thinking; "auto" sends nothing
 # str: an API key the user typed. Not widget state: a widget's value is sent back to the
 # browser whenever the script sets it (as WIDGET_DEFAULTS re-assignment does on every run),
 # and a key must never travel in a websocket frame. The field is emptied once it is taken.
@@ -163,6 +166,8 @@ def current_params() -> GenerationParams:
         frequency_penalty=s.get("w_frequency_penalty"),
         seed=s.get("w_seed"),
         user=user or None,
+        thinking={"on": True, "off": False}.get(s.get("w_thinking")),
+        thinking_budget=s.get("w_thinking_budget"),
     )
 
 
@@ -209,6 +214,8 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     s["w_frequency_penalty"] = p.frequency_penalty
     s["w_seed"] = p.seed
     s["w_user"] = p.user or ""
+    s["w_thinking"] = {True: "on", False: "off"}.get(p.thinking, "auto")
+    s["w_thinking_budget"] = p.thinking_budget
 
 
 def with_current_settings(conversation: Conversation, model: str,

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import itertools
 import json
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 import httpx2
 import openai
 from openai import APIResponse
 
 from nexuschat.config import Settings
+from nexuschat.errors import ChatError
+from nexuschat.gateway import error_message, text_message
+from nexuschat.models import Thinking
 from nexuschat.netguard import AddressBlocked, GuardedTransport, blocked_reason
-from nexuschat.params import GenerationParams, to_request
+from nexuschat.params import GenerationParams, thinking_request, to_request
+
+__all__ = ["ChatError", "ChatStream", "RefusedStream", "build_body", "list_models",
+           "make_client", "map_error", "redact", "sse_data"]
+
+# A JSON reply to a streaming request is read whole; past this it is not a chat completion.
+MAX_JSON_REPLY_BYTES = 32 * 1024 * 1024
 
 
 def make_client(settings: Settings) -> openai.OpenAI:
@@ -45,26 +54,20 @@ def make_client(settings: Settings) -> openai.OpenAI:
 
 
 def build_body(model: str, messages: list[dict], params: GenerationParams,
-               *, stream: bool = True) -> dict:
-    """The request body: model, messages, only the parameters the user set, streaming options."""
+               *, stream: bool = True, thinking: Thinking | None = None) -> dict:
+    """The request body: model, messages, only the parameters the user set, streaming options.
+
+    `thinking` is how the model's thinking mode is switched (its catalog entry): the switch
+    and budget the user set go as extra body fields (`enable_thinking`, `thinking_budget`),
+    which the SDK sends as they are.
+    """
     body: dict = {"model": model, "messages": messages, **to_request(params)}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    if extra := thinking_request(params, thinking):
+        body["extra_body"] = extra
     return body
-
-
-@dataclass
-class ChatError(Exception):
-    """A failure the user can read: `code` is an i18n key; `retry_after` is in seconds."""
-
-    code: str
-    params: dict = field(default_factory=dict)
-    status: int | None = None
-    retry_after: float | None = None
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.params}"
 
 
 class ChatStream:
@@ -74,6 +77,8 @@ class ChatStream:
     The request, its status errors and the key go through the SDK; the event stream is decoded
     here into dicts. Building an SDK object per chunk cost about an eighth of the server's GIL
     time with twenty sessions streaming (bench/load.py), and the reducers read dicts anyway.
+    A server that answers with one JSON completion instead of an event stream (some proxies
+    and older servers do, whatever `stream` says) gives that completion as the only chunk.
     """
 
     def __init__(self, client: openai.OpenAI, body: dict) -> None:
@@ -88,7 +93,13 @@ class ChatStream:
             with contextlib.closing(response):
                 if self._closed.is_set():
                     return
-                for data in sse_data(response.http_response.iter_bytes()):
+                http = response.http_response
+                pieces, is_json = _sniff_json(http.headers.get("content-type", ""),
+                                              http.iter_bytes())
+                if is_json:
+                    yield self._completion(pieces)
+                    return
+                for data in sse_data(pieces):
                     yield self._chunk(data)
         except openai.OpenAIError as exc:
             if not self._closed.is_set():
@@ -103,23 +114,24 @@ class ChatStream:
                 raise ChatError("error.stream_cut", {"detail": type(exc).__name__}) from None
 
     def _chunk(self, data: bytes) -> dict:
-        chunk = json.loads(data)
-        if not isinstance(chunk, dict):
-            raise ValueError("not a chunk")
-        if error := chunk.get("error"):  # an error event inside the stream
-            message = error.get("message") if isinstance(error, dict) else None
-            if not isinstance(message, str) or not message:
-                message = str(error)[:500]
-            raise ChatError("error.stream_error",
-                            {"message": redact(message, self._client.api_key)})
-        return chunk
+        return decode_chunk(data, self._client.api_key)
+
+    def _completion(self, pieces: Iterable[bytes]) -> dict:
+        body = bytearray()
+        for piece in pieces:
+            body += piece
+            if len(body) > MAX_JSON_REPLY_BYTES:
+                raise ChatError("error.malformed", {"detail": "too large"})
+        return decode_chunk(bytes(body), self._client.api_key)
 
     def _open(self) -> APIResponse:
         try:
             return self._send(self.body)
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             # Some servers refuse stream_options; usage then stays unknown, which we show.
-            if "stream_options" not in self.body or "stream_options" not in _server_message(exc):
+            # Their refusal comes in every error shape (FastAPI's detail list included).
+            if "stream_options" not in self.body or \
+                    "stream_options" not in _server_message(exc, limit=None):
                 raise
             self.body = {k: v for k, v in self.body.items() if k != "stream_options"}
             return self._send(self.body)
@@ -149,6 +161,43 @@ class RefusedStream:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def decode_chunk(data: bytes, api_key: str = "") -> dict:
+    """One event's data as a chunk dict; an error object inside the stream, or anything that
+    is not an object, is a ChatError (the server's message redacted)."""
+    try:
+        chunk = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON (RecursionError: nested past the parser)
+        raise ChatError("error.malformed", {"detail": "not JSON"}) from None
+    if not isinstance(chunk, dict):
+        raise ChatError("error.malformed", {"detail": type(chunk).__name__})
+    if error := chunk.get("error"):  # an error event inside the stream
+        message = error_message(error) or error_message(chunk) or str(error)[:300]
+        raise ChatError("error.stream_error", {"message": redact(message, api_key)})
+    return chunk
+
+
+_SSE_STARTS = (b"d", b"e", b"i", b"r", b":")  # data:, event:, id:, retry:, a comment
+
+
+def _sniff_json(content_type: str, chunks: Iterable[bytes]) -> tuple[Iterator[bytes], bool]:
+    """The body's pieces (none lost), and whether it is one JSON document rather than an event
+    stream. The body decides (no event stream starts with `{`, and proxies send either under
+    either content type); a JSON content type only for a body that does not start like an
+    event stream."""
+    it = iter(chunks)
+    head = b""
+    for piece in it:
+        head += piece
+        if head.strip():
+            break
+    pieces = itertools.chain((head,) if head else (), it)
+    start = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    if start in (b"{", b"["):
+        return pieces, True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return pieces, media.endswith("json") and bool(start) and start not in _SSE_STARTS
 
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -236,13 +285,18 @@ def map_error(exc: BaseException, *, api_key: str = "") -> ChatError:
     return ChatError("error.unexpected", {"detail": type(exc).__name__})
 
 
-def _server_message(exc: openai.APIError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"]
-    if isinstance(body, str):
-        return body[:500]
-    return exc.message
+def _server_message(exc: openai.APIError, *, limit: int | None = 300) -> str:
+    """A short readable message from the error's body, whatever its shape (JSON of any form,
+    plain text, a proxy's HTML page); the SDK's own text when the body says nothing."""
+    response = getattr(exc, "response", None)
+    found = ""
+    if response is not None:
+        with contextlib.suppress(Exception):  # a body that cannot be read says nothing
+            found = text_message(response.text, response.headers.get("content-type", ""))
+    if not found:
+        found = error_message(exc.body, limit=None)
+    found = found or exc.message
+    return found if limit is None or len(found) <= limit else found[: limit - 1] + "…"
 
 
 def _host(exc: openai.APIConnectionError) -> str:

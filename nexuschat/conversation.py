@@ -26,15 +26,20 @@ class ReplyMeta:
     """How an assistant reply came to be: model, why it ended, usage and timings."""
 
     model: str = ""
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # normalized: stop, length, tool_calls, content_filter...
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
-    ttft_s: float | None = None
+    ttft_s: float | None = None  # to the first visible token, reasoning included
     duration_s: float | None = None
     status: Status = "complete"
     error_code: str | None = None
     error_params: dict = field(default_factory=dict)
+    raw_finish_reason: str | None = None  # as the server sent it (`end_turn`, `MAX_TOKENS`...)
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens
+    reasoning_s: float | None = None  # how long the model thought before answering
+    refusal: bool = False  # the content is the model's refusal, not an answer
+    skipped_parts: tuple[str, ...] = ()  # types of content parts that carried nothing shown
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -52,7 +57,11 @@ class ReplyMeta:
 
 @dataclass(frozen=True)
 class Message:
-    """One turn: who spoke, the text, attached images, and for replies how they came to be."""
+    """One turn: who spoke, the text, attached images, and for replies how they came to be.
+
+    `reasoning` is what a reasoning model thought before answering: shown and stored, never
+    sent back to a model (DeepSeek's API refuses a request that carries it).
+    """
 
     role: Role
     content: str
@@ -62,6 +71,7 @@ class Message:
     id: str = field(default_factory=new_id)
     parent_id: str | None = None  # the message this one answers or follows; None for the first
     created_at: float = field(default_factory=time.time)
+    reasoning: str = ""
 
     @property
     def status(self) -> Status:
@@ -110,7 +120,8 @@ def sent_messages(messages: tuple[Message, ...]) -> list[Message]:
 
 
 def message_to_openai(message: Message, *, vision: bool = True) -> dict:
-    """One message in the API's shape; images become data-URL content parts here.
+    """One message in the API's shape; images become data-URL content parts here. Reasoning
+    is never part of it.
 
     For a model that cannot see, an image becomes a short text note instead: such servers
     reject image parts outright, and the note keeps the turn readable.

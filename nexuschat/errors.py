@@ -1,6 +1,8 @@
-"""A problem to show the user: an i18n key and the values for its placeholders."""
+"""Problems to show the user: an i18n key and the values for its placeholders."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 
 class Problem(ValueError):
@@ -11,3 +13,20 @@ class Problem(ValueError):
         self.params = params
         detail = ", ".join(f"{k}={v!r}" for k, v in params.items())
         super().__init__(f"{code} ({detail})" if detail else code)
+
+
+@dataclass
+class ChatError(Exception):
+    """A failure the user can read: `code` is an i18n key; `retry_after` is in seconds.
+
+    The one error type a turn's reader raises (nexuschat.api re-exports it): whatever the
+    server sent, a reply either folds it or ends with one of these, keeping what arrived.
+    """
+
+    code: str
+    params: dict = field(default_factory=dict)
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.params}"

@@ -20,6 +20,7 @@ from PIL import Image
 
 from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
 from nexuschat.errors import Problem
+from nexuschat.gateway import normalize_finish_reason, read_delta
 from nexuschat.i18n import CATALOGUE, DEFAULT_LANGUAGE, t
 from nexuschat.images import ImageError, PreparedImage, Preset, prepare_image
 
@@ -36,6 +37,8 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _TITLE_CHARS = 60
 _SLUG_CHARS = 48
 _URL_CHARS = 80
+# Content parts of an imported assistant message that hold its reasoning, not its answer.
+_REASONING_PART_TYPES = ("thinking", "reasoning", "redacted_thinking")
 
 
 class ImportProblem(Problem):
@@ -73,6 +76,7 @@ def to_json(tree: ConversationTree) -> bytes:
             "parent_id": m.parent_id,
             "role": m.role,
             "content": m.content,
+            "reasoning": m.reasoning,
             "created_at": m.created_at,
             "meta": meta,
             "earlier_attempts": list(m.earlier_attempts),
@@ -149,6 +153,8 @@ def _tree_from_document(doc: object, now: float) -> ConversationTree:
         role = _get(raw, "role", where, lambda v: v in ROLES, "one of " + ", ".join(ROLES))
         attempts = _get(raw, "earlier_attempts", where,
                         lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts")
+        # Older files have no reasoning.
+        reasoning = _get(raw, "reasoning", where, _is_str, "text") if "reasoning" in raw else ""
         new_ids[old_id] = new_id()
         messages.append(Message(
             role=role,
@@ -159,6 +165,7 @@ def _tree_from_document(doc: object, now: float) -> ConversationTree:
             id=new_ids[old_id],
             parent_id=None if parent is None else new_ids[parent],
             created_at=_get(raw, "created_at", where, _is_time, "a time stamp"),
+            reasoning=reasoning,
         ))
     if leaf is not None and leaf not in new_ids:
         raise _invalid(f"leaf_id {leaf!r} is not a message of the file")
@@ -225,6 +232,12 @@ def _read_meta(raw: dict | None, where: str) -> ReplyMeta | None:
     values = {k: _get(raw, k, at, *_META_CHECKS[k]) for k in _META_CHECKS if k in raw}
     if "error_params" in values:
         values["error_params"] = _without_secrets(values["error_params"])
+    if "skipped_parts" in values:
+        values["skipped_parts"] = tuple(values["skipped_parts"])
+    if "raw_finish_reason" not in values and values.get("finish_reason"):
+        # An older file has only the server's word for why a reply ended.
+        values["raw_finish_reason"] = values["finish_reason"]
+        values["finish_reason"] = normalize_finish_reason(values["finish_reason"])
     return ReplyMeta(**values)
 
 
@@ -279,20 +292,26 @@ def _tree_from_openai(
         if role in ("tool", "function"):
             tool_items += 1
             text = _join(t("import.tool_result", name=_tool_name(item)), text)
-        elif role == "assistant":
+        reasoning = ""
+        if role == "assistant":
             calls = _tool_calls(item, where)
             tool_items += len(calls)
             text = _join(text, *calls)
+            _, reasoning, refusal, _ = read_delta(item)  # reasoning_content, thinking parts...
+            if not isinstance(item.get("content"), list):  # (a refusal part is read above)
+                text = _join(text, refusal)
         merge = role != "user" and in_tool_chain and turns and turns[-1].role == "assistant"
         if merge:
             last = turns[-1]
             turns[-1] = replace(last, content=_join(last.content, text),
-                                images=(*last.images, *images))
+                                images=(*last.images, *images),
+                                reasoning=_join(last.reasoning, reasoning))
         else:
             turns.append(Message(
                 "user" if role == "user" else "assistant", text, images=images,
                 parent_id=turns[-1].id if turns else None,
                 created_at=now + len(turns) * 0.001,  # distinct, in order
+                reasoning=reasoning,
             ))
         in_tool_chain = role in ("tool", "function") or (role == "assistant" and bool(calls))
     if tool_items:
@@ -330,6 +349,8 @@ def _openai_content(item: dict, index: int, where: str, preset: str | Preset,
             img = _data_url_image(url, f"image-{index}-{len(images) + 1}", index, preset, notes)
             if img is not None:
                 images.append(img)
+        elif kind in _REASONING_PART_TYPES and item.get("role") == "assistant":
+            continue  # kept as the message's reasoning
         else:
             notes.append(ImportNote("import.note.part_skipped", {"index": index, "type": kind}))
     return _join(*texts), tuple(images)
@@ -405,6 +426,8 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
         out += [f"### {t('export.md.system_prompt')}", "", conversation.system_prompt.strip(), ""]
     for m in conversation.messages:
         out += [f"### {t(f'export.md.role.{m.role}')}", ""]
+        if m.reasoning.strip():
+            out += _reasoning_quote(m.reasoning, m.meta)
         if m.content.strip():
             out += [m.content.strip("\n"), ""]
         for img in m.images:
@@ -426,15 +449,29 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
     return buf.getvalue()
 
 
+def _reasoning_quote(reasoning: str, meta: ReplyMeta | None) -> list[str]:
+    """The model's reasoning as a block quote above its answer, under a "Thinking" line."""
+    seconds = meta.reasoning_s if meta is not None else None
+    head = (t("export.md.thinking_for", seconds=f"{seconds:.1f}") if seconds is not None
+            else t("export.md.thinking"))
+    lines = [f"> *{_md_escape(head)}*", ">"]
+    lines += [f"> {line}" if line else ">" for line in reasoning.strip("\n").split("\n")]
+    return [*lines, ""]
+
+
 def _footer(meta: ReplyMeta | None) -> str:
     if meta is None:
         return ""
     parts = [_one_line(meta.model)] if meta.model else []
     if meta.finish_reason:
         parts.append(t("export.md.finish", reason=meta.finish_reason))
+    if meta.refusal:
+        parts.append(t("export.md.refusal"))
     if meta.has_usage:
         parts.append(t("meta.usage", prompt=_count(meta.prompt_tokens),
                        completion=_count(meta.completion_tokens), total=_count(meta.total_tokens)))
+    if meta.reasoning_tokens is not None:
+        parts.append(t("meta.reasoning_tokens", count=_count(meta.reasoning_tokens)))
     if meta.status == "stopped":
         parts.append(t("export.md.stopped"))
     elif meta.status == "error":
@@ -615,4 +652,9 @@ _META_CHECKS = {
     "status": (lambda v: v in _STATUSES, "one of " + ", ".join(_STATUSES)),
     "error_code": (_is_opt_str, "text or null"),
     "error_params": (_is_dict, "an object"),
+    "raw_finish_reason": (_is_opt_str, "text or null"),
+    "reasoning_tokens": (_is_opt_int, "a whole number or null"),
+    "reasoning_s": (_is_opt_num, "a number or null"),
+    "refusal": (lambda v: isinstance(v, bool), "true or false"),
+    "skipped_parts": (lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts"),
 }

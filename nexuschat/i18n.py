@@ -308,6 +308,30 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # --- end of issue 9's block ---
         # inert content (nexuschat/safe_text.py): the held draft's text follows as its own block
         "chat.draft_kept_label": "Your message (kept):",
+        # --- replies as gateways send them (issue 11: reasoning, content parts, refusals,
+        # finish reasons, error bodies; components/messages.py, live_reply.py, thinking.py,
+        # nexuschat/exports.py) ---
+        "chat.thinking_live": "Thinking…",
+        "chat.thought_for": "Thought for {seconds} s · {chars} characters",
+        "chat.thought": "Thinking · {chars} characters",
+        "chat.refusal": "The model declined to answer:",
+        "chat.parts_skipped": "Parts of this reply that the app cannot show were left out: "
+        "{types}.",
+        "meta.reasoning_tokens": "{count} reasoning tokens",
+        "sidebar.thinking": "Thinking",
+        "sidebar.thinking.auto": "Model default",
+        "sidebar.thinking.on": "On",
+        "sidebar.thinking.off": "Off",
+        "sidebar.thinking_help": "Whether this model thinks before it answers. Model default "
+        "sends nothing and lets the model decide; On or Off sends `enable_thinking`. The "
+        "thinking is shown above the answer and never sent back to the model.",
+        "sidebar.thinking_budget": "Thinking budget (tokens)",
+        "sidebar.thinking_budget_help": "The most tokens this model may spend thinking "
+        "(`thinking_budget`). Empty: the model's own limit.",
+        "export.md.thinking": "Thinking",
+        "export.md.thinking_for": "Thinking ({seconds} s)",
+        "export.md.refusal": "declined by the model",
+        # --- end of issue 11's block ---
     },
     "zh": {
         # navigation and sidebar
@@ -589,6 +613,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # --- end of issue 9's block ---
         # inert content (nexuschat/safe_text.py): the held draft's text follows as its own block
         "chat.draft_kept_label": "你的消息（已保留）：",
+        # --- replies as gateways send them (issue 11: reasoning, content parts, refusals,
+        # finish reasons, error bodies; components/messages.py, live_reply.py, thinking.py,
+        # nexuschat/exports.py) ---
+        "chat.thinking_live": "思考中…",
+        "chat.thought_for": "已思考 {seconds} 秒 · {chars} 个字符",
+        "chat.thought": "思考过程 · {chars} 个字符",
+        "chat.refusal": "模型拒绝回答：",
+        "chat.parts_skipped": "这条回复中有本应用无法显示的部分，已略去：{types}。",
+        "meta.reasoning_tokens": "推理 {count} tokens",
+        "sidebar.thinking": "深度思考",
+        "sidebar.thinking.auto": "模型默认",
+        "sidebar.thinking.on": "开启",
+        "sidebar.thinking.off": "关闭",
+        "sidebar.thinking_help": "此模型回答前是否先思考。选择“模型默认”时不发送任何参数，"
+        "由模型决定；“开启”或“关闭”会发送 `enable_thinking`。思考过程显示在回答上方，"
+        "不会再发回给模型。",
+        "sidebar.thinking_budget": "思考预算（tokens）",
+        "sidebar.thinking_budget_help": "此模型思考时最多使用的 token 数（`thinking_budget`）。"
+        "留空则使用模型自身的上限。",
+        "export.md.thinking": "思考过程",
+        "export.md.thinking_for": "思考过程（{seconds} 秒）",
+        "export.md.refusal": "模型拒绝回答",
+        # --- end of issue 11's block ---
     },
 }
 

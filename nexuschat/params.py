@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+from nexuschat.models import Thinking
+
 MAX_STOP_SEQUENCES = 4
 SEED_RANGE = (-(2**63), 2**63 - 1)
 MAX_USER_CHARS = 256
@@ -22,6 +24,14 @@ class GenerationParams:
     frequency_penalty: float | None = None
     seed: int | None = None
     user: str | None = None
+    # Thinking on (True) or off (False); None: the model's default, nothing sent. Sent only to
+    # models whose catalog entry takes a switch (`thinking_request`), never by `to_request`.
+    thinking: bool | None = None
+    thinking_budget: int | None = None  # tokens; for models that take a budget, when on
+
+
+# Request fields that only some models take: sent by `thinking_request`, not `to_request`.
+THINKING_FIELDS = ("thinking", "thinking_budget")
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,11 @@ def validate(p: GenerationParams) -> list[ParamError]:
         bad("seed", "params.error.seed")
     if p.user is not None and len(p.user) > MAX_USER_CHARS:
         bad("user", "params.error.user_too_long", limit=MAX_USER_CHARS)
+    if p.thinking_budget is not None and not (
+        isinstance(p.thinking_budget, int) and not isinstance(p.thinking_budget, bool)
+        and p.thinking_budget >= 1
+    ):
+        bad("thinking_budget", "params.error.positive_int")
     return errors
 
 
@@ -77,11 +92,25 @@ def to_request(p: GenerationParams) -> dict:
     """The request fields the user set, exactly as the API expects them."""
     body: dict = {}
     for f in fields(p):
+        if f.name in THINKING_FIELDS:
+            continue
         value = getattr(p, f.name)
         if value is None or value == () or value == "":
             continue
         body[f.name] = list(value) if f.name == "stop" else value
     return body
+
+
+def thinking_request(p: GenerationParams, control: Thinking | None) -> dict:
+    """The body fields that switch thinking, for a model whose catalog entry says how
+    (`control`); nothing when the user left it at the model's default, or the model takes no
+    switch. A budget goes only with thinking on, to a model that takes one."""
+    if control is None or p.thinking is None:
+        return {}
+    fields_: dict = {"enable_thinking": bool(p.thinking)}
+    if p.thinking and control == "budget" and p.thinking_budget is not None:
+        fields_["thinking_budget"] = p.thinking_budget
+    return fields_
 
 
 def parse_stop(text: str) -> tuple[str, ...]:

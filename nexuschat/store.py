@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 
 from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
+from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import PreparedImage
 from nexuschat.limits import WINDOW_S, LimitHit, Usage, day_start
 
@@ -112,6 +113,8 @@ messages = sa.Table(
     sa.Column("meta", sa.JSON(none_as_null=True)),
     sa.Column("earlier_attempts", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
+    # What a reasoning model thought before answering (schema version 3); never searched.
+    sa.Column("reasoning", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("conversation_id", "seq"),
 )
 
@@ -172,17 +175,79 @@ request_log = sa.Table(
 Step = Callable[[sa.Connection], None]
 
 
-def _v1_initial(conn: sa.Connection) -> None:
-    _METADATA.create_all(
-        conn, tables=[conversations, messages, images, message_images], checkfirst=False
+def _v1_tables() -> list[sa.Table]:
+    """The tables as version 1 created them (frozen here when version 3 altered `messages`)."""
+    md = sa.MetaData(naming_convention=_METADATA.naming_convention)
+    v1_conversations = sa.Table(
+        "conversations", md,
+        sa.Column("id", _ID, primary_key=True),
+        sa.Column("owner", _ID, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("title_search", sa.Text, nullable=False),
+        sa.Column("system_prompt", sa.Text, nullable=False),
+        sa.Column("model", sa.Text, nullable=False),
+        sa.Column("params", sa.JSON, nullable=False),
+        sa.Column("leaf_id", _ID),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("updated_at", sa.Double, nullable=False),
+        sa.Index(None, "owner", "updated_at"),
     )
+    v1_messages = sa.Table(
+        "messages", md,
+        sa.Column("conversation_id", _ID,
+                  sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("id", _ID, primary_key=True),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("parent_id", _ID),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("content", sa.Text, nullable=False),
+        sa.Column("search_text", sa.Text, nullable=False),
+        sa.Column("meta", sa.JSON(none_as_null=True)),
+        sa.Column("earlier_attempts", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.UniqueConstraint("conversation_id", "seq"),
+    )
+    v1_images = sa.Table(
+        "images", md,
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("mime", sa.String(100), nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("width", sa.Integer, nullable=False),
+        sa.Column("height", sa.Integer, nullable=False),
+    )
+    v1_message_images = sa.Table(
+        "message_images", md,
+        sa.Column("conversation_id", _ID, primary_key=True),
+        sa.Column("message_id", _ID, primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("sha256", sa.String(64), sa.ForeignKey("images.sha256"), nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("source_bytes", sa.BigInteger, nullable=False),
+        sa.Column("source_width", sa.Integer, nullable=False),
+        sa.Column("source_height", sa.Integer, nullable=False),
+        sa.ForeignKeyConstraint(["conversation_id", "message_id"],
+                                ["messages.conversation_id", "messages.id"],
+                                ondelete="CASCADE"),
+        sa.Index(None, "sha256"),
+    )
+    return [v1_conversations, v1_messages, v1_images, v1_message_images]
+
+
+def _v1_initial(conn: sa.Connection) -> None:
+    tables = _v1_tables()
+    tables[0].metadata.create_all(conn, tables=tables, checkfirst=False)
 
 
 def _v2_request_log(conn: sa.Connection) -> None:
     request_log.create(conn, checkfirst=False)
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log)
+def _v3_reasoning(conn: sa.Connection) -> None:
+    # A column with a constant default: existing rows read "" (no rewrite on either dialect).
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''"))
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning)
 
 
 def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
@@ -326,13 +391,22 @@ def meta_to_json(meta: ReplyMeta | None) -> dict | None:
 
 
 def meta_from_json(data: Mapping | None) -> ReplyMeta | None:
-    """The inverse of `meta_to_json`; keys this version does not know are ignored."""
+    """The inverse of `meta_to_json`; keys this version does not know are ignored.
+
+    A reply stored before finish reasons were normalized has only the server's word: it is
+    kept as the raw one and normalized (`max_tokens` was stored as it came).
+    """
     if data is None:
         return None
     known = {f.name for f in fields(ReplyMeta)}
     values = {k: v for k, v in data.items() if k in known}
     if "error_params" in values:
         values["error_params"] = dict(values["error_params"] or {})
+    if "skipped_parts" in values:
+        values["skipped_parts"] = tuple(str(v) for v in values["skipped_parts"] or ())
+    if "raw_finish_reason" not in values and isinstance(values.get("finish_reason"), str):
+        values["raw_finish_reason"] = values["finish_reason"]
+        values["finish_reason"] = normalize_finish_reason(values["finish_reason"])
     return ReplyMeta(**values)
 
 
@@ -383,6 +457,7 @@ def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
         "meta": meta_to_json(message.meta),
         "earlier_attempts": list(message.earlier_attempts),
         "created_at": message.created_at,
+        "reasoning": message.reasoning,
     }
 
 
@@ -539,6 +614,7 @@ class Store:
                 role=r.role, content=r.content, images=pictures.get(r.id, ()),
                 meta=meta_from_json(r.meta), earlier_attempts=tuple(r.earlier_attempts),
                 id=r.id, parent_id=r.parent_id, created_at=r.created_at,
+                reasoning=r.reasoning,
             )
             for r in rows if r.id in wanted
         }
@@ -700,7 +776,8 @@ class Store:
 
     def save_message(self, owner: str, conversation_id: str, message: Message, *,
                      wait: bool = True) -> None:
-        """Rewrite a stored message's content, meta and earlier attempts (one UPDATE).
+        """Rewrite a stored message's content, reasoning, meta and earlier attempts (one
+        UPDATE).
 
         `wait=False`: raise StoreBusy at once when another writer holds SQLite's lock.
         """
@@ -712,7 +789,8 @@ class Store:
                    messages.c.conversation_id.in_(owned))
             .values(content=message.content, search_text=_folded(message.content),
                     meta=meta_to_json(message.meta),
-                    earlier_attempts=list(message.earlier_attempts))
+                    earlier_attempts=list(message.earlier_attempts),
+                    reasoning=message.reasoning)
         )
         with _transaction(self._engine, write=True, wait=wait) as conn:
             if conn.execute(stmt).rowcount == 0:

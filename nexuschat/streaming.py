@@ -1,13 +1,19 @@
-"""Reducers beside the chunk stream: reply text, finish_reason, usage, tool calls and timings."""
+"""Reducers beside the chunk stream: reply text, reasoning, refusal, finish_reason, usage, tool
+calls and timings; and time-paced batching."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nexuschat.conversation import ReplyMeta, Status
+from nexuschat.errors import ChatError
+from nexuschat.gateway import count, normalize_finish_reason, read_delta, read_usage
+
+MAX_SKIPPED_TYPES = 8  # distinct unknown part types noted on one reply
 
 
 @dataclass(frozen=True)
@@ -28,66 +34,150 @@ class _ToolCallParts:
 
 @dataclass
 class ReplyAccumulator:
-    """Folds chunks (SDK objects or plain dicts) into one reply; cheap per chunk."""
+    """Folds chunks (plain dicts, as ChatStream decodes them) into one reply; cheap per chunk.
+
+    A streamed chunk carries `delta`s; a whole completion (a server that answered a streaming
+    request with plain JSON) carries `message`s, read the same way. Reasoning is kept apart
+    from the answer, whichever field or content part it came in (nexuschat.gateway). Any
+    shape is folded or ignored; only a chunk that is not an object raises (ChatError).
+    """
 
     started_at: float = field(default_factory=time.perf_counter)
     model: str = ""
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # normalized (nexuschat.gateway.normalize_finish_reason)
+    raw_finish_reason: str | None = None  # as the server sent it
     usage: dict | None = None
-    first_token_at: float | None = None
+    first_token_at: float | None = None  # the first visible token: reasoning counts
+    reasoning_started_at: float | None = None
+    answer_started_at: float | None = None  # first answer text, refusal or tool call
     ended_at: float | None = None
     chunks: int = 0
+    text_chars: int = 0  # of choice 0's answer, so a repaint can tell what changed cheaply
+    reasoning_chars: int = 0
     _parts: dict[int, list[str]] = field(default_factory=dict)
+    _reasoning: list[str] = field(default_factory=list)
+    _refusal: list[str] = field(default_factory=list)
+    _skipped: dict[str, None] = field(default_factory=dict)
     _finish: dict[int, str] = field(default_factory=dict)
     _tools: dict[int, _ToolCallParts] = field(default_factory=dict)
 
     def add(self, chunk: object) -> bool:
         """Take one chunk; choice 0 is the reply, others are kept for `n` > 1. Whether it
-        brought anything to show (text, a tool call, the end): a role-only or usage-only
-        chunk does not."""
+        brought anything to show (text, reasoning, a tool call, the end): a role-only or
+        usage-only chunk does not."""
         self.chunks += 1
+        if not isinstance(chunk, dict):
+            raise ChatError("error.malformed", {"detail": type(chunk).__name__})
         shown = False
-        self.model = _get(chunk, "model") or self.model
-        usage = _get(chunk, "usage")
-        if usage:
-            self.usage = _usage_dict(usage)
-        for choice in _get(chunk, "choices") or ():
-            index = _get(choice, "index") or 0
-            delta = _get(choice, "delta")
-            if delta is not None:
-                text = _get(delta, "content")
-                if text:
-                    if self.first_token_at is None:
-                        self.first_token_at = time.perf_counter()
-                    self._parts.setdefault(index, []).append(text)
-                    shown = True
-                if index == 0:
-                    for call in _get(delta, "tool_calls") or ():
-                        self._add_tool_delta(call)
-                        shown = True
-            reason = _get(choice, "finish_reason")
-            if reason:
-                self._finish[index] = reason
+        model = chunk.get("model")
+        if isinstance(model, str) and model:
+            self.model = model[:200]
+        usage = chunk.get("usage")
+        if usage and (numbers := read_usage(usage)) is not None:
+            self.usage = numbers
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            return False
+        for choice in choices:
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            if type(index) is not int:
+                index = 0  # some servers leave it out
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = choice.get("message")  # a whole completion
+            if isinstance(delta, dict) and self._fold(index, delta):
+                shown = True
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                self._finish[index] = reason[:100]
                 shown = True
                 if index == 0:
-                    self.finish_reason = reason
+                    self.raw_finish_reason = reason[:100]
+                    self.finish_reason = normalize_finish_reason(self.raw_finish_reason)
         return shown
 
-    def _add_tool_delta(self, call: object) -> None:
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        parts = self._tools.setdefault(_get(call, "index") or 0, _ToolCallParts())
-        parts.id = _get(call, "id") or parts.id
-        function = _get(call, "function")
-        if function is not None:
-            parts.name = _get(function, "name") or parts.name
-            if _get(function, "arguments"):
-                parts.arguments.append(_get(function, "arguments"))
+    def _fold(self, index: int, delta: dict) -> bool:
+        text, reasoning, refusal, skipped = read_delta(delta)
+        calls = delta.get("tool_calls") if index == 0 else None
+        calls = calls if isinstance(calls, list) else ()
+        if not (text or reasoning or refusal or skipped or calls):
+            return False
+        now = time.perf_counter()
+        if self.first_token_at is None and (text or reasoning or refusal or calls):
+            self.first_token_at = now
+        if text:
+            self._parts.setdefault(index, []).append(text)
+        if index != 0:
+            return bool(text)
+        if reasoning:
+            self._reasoning.append(reasoning)
+            self.reasoning_chars += len(reasoning)
+            if self.reasoning_started_at is None:
+                self.reasoning_started_at = now
+        if text:
+            self.text_chars += len(text)
+        if refusal:
+            self._refusal.append(refusal)
+        for kind in skipped:
+            if len(self._skipped) < MAX_SKIPPED_TYPES:
+                self._skipped.setdefault(kind, None)
+        for call in calls:
+            if isinstance(call, dict):
+                self._add_tool_delta(call)
+        if self.answer_started_at is None and (text or refusal or calls):
+            self.answer_started_at = now
+        return bool(text or reasoning or refusal or calls)
+
+    def _add_tool_delta(self, call: dict) -> None:
+        index = call.get("index")
+        parts = self._tools.setdefault(index if type(index) is int else 0, _ToolCallParts())
+        if isinstance(call.get("id"), str) and call["id"]:
+            parts.id = call["id"]
+        function = call.get("function")
+        if isinstance(function, dict):
+            if isinstance(function.get("name"), str) and function["name"]:
+                parts.name = function["name"]
+            arguments = function.get("arguments")
+            if isinstance(arguments, dict | list):  # some servers send the object itself
+                arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+            if isinstance(arguments, str) and arguments:
+                parts.arguments.append(arguments)
 
     @property
     def text(self) -> str:
-        """The reply so far (choice 0)."""
+        """The answer so far (choice 0), reasoning and refusal apart."""
         return "".join(self._parts.get(0, ()))
+
+    @property
+    def reasoning(self) -> str:
+        """The model's reasoning so far (choice 0)."""
+        return "".join(self._reasoning)
+
+    @property
+    def refusal(self) -> str:
+        """Why the model declined, when it said so in a refusal (choice 0)."""
+        return "".join(self._refusal)
+
+    @property
+    def content(self) -> str:
+        """What the reply's message holds: the answer, or the refusal when there is no
+        answer (both when both came)."""
+        text, refusal = self.text, self.refusal
+        if not refusal:
+            return text
+        return f"{text}\n\n{refusal}" if text else refusal
+
+    @property
+    def answering(self) -> bool:
+        """Whether the answer (text, a refusal or a tool call) has begun."""
+        return self.answer_started_at is not None
+
+    @property
+    def skipped_parts(self) -> tuple[str, ...]:
+        """Types of content parts that carried nothing shown, in order of arrival."""
+        return tuple(self._skipped)
 
     def choice_text(self, index: int) -> str:
         """The text of one of the `n` choices."""
@@ -110,6 +200,14 @@ class ReplyAccumulator:
         """Mark the end of the stream (normal or not) for the timings."""
         self.ended_at = time.perf_counter()
 
+    def reasoning_seconds(self) -> float | None:
+        """How long the model thought: its first reasoning token to the answer's start (or
+        to now / the end, while it still thinks)."""
+        if self.reasoning_started_at is None:
+            return None
+        until = self.answer_started_at or self.ended_at or time.perf_counter()
+        return max(0.0, until - self.reasoning_started_at)
+
     def meta(self, status: Status = "complete", error_code: str | None = None,
              error_params: dict | None = None) -> ReplyMeta:
         """The facts shown under the reply."""
@@ -118,28 +216,20 @@ class ReplyAccumulator:
         return ReplyMeta(
             model=self.model,
             finish_reason=self.finish_reason,
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            total_tokens=usage.get("total_tokens"),
+            raw_finish_reason=self.raw_finish_reason,
+            prompt_tokens=count(usage.get("prompt_tokens")),
+            completion_tokens=count(usage.get("completion_tokens")),
+            total_tokens=count(usage.get("total_tokens")),
+            reasoning_tokens=count(usage.get("reasoning_tokens")),
             ttft_s=None if self.first_token_at is None else self.first_token_at - self.started_at,
             duration_s=end - self.started_at,
+            reasoning_s=self.reasoning_seconds(),
+            refusal=bool(self._refusal) and not self.text,
+            skipped_parts=self.skipped_parts,
             status=status,
             error_code=error_code,
             error_params=error_params or {},
         )
-
-
-def _get(obj: object, name: str):
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _usage_dict(usage: object) -> dict:
-    return {
-        key: _get(usage, key)
-        for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-    }
 
 
 def paced(source: Iterable, fold: Callable[[object], bool | None],

@@ -14,6 +14,7 @@ from nexuschat.conversation import (
     new_id,
     to_openai,
 )
+from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import ImageError, PreparedImage
 from nexuschat.limits import LimitHit
 from nexuschat.models import Overrides, capabilities
@@ -59,11 +60,13 @@ def retry_kind(conversation: Conversation) -> TurnKind:
 
 
 def can_continue(message: Message) -> bool:
-    """Whether a Continue action makes sense for this reply."""
+    """Whether a Continue action makes sense for this reply: it was cut at the token limit
+    (whatever the server called that: `length`, `max_tokens`, `MAX_TOKENS`...) or stopped."""
     meta = message.meta
     return bool(
         message.role == "assistant" and meta and meta.status != "error"
-        and (meta.finish_reason == "length" or meta.status == "stopped")
+        and (normalize_finish_reason(meta.finish_reason) == "length"
+             or meta.status == "stopped")
     )
 
 
@@ -76,18 +79,22 @@ def reply_is_new(conversation: Conversation, kind: TurnKind) -> bool:
 
 
 def apply_reply(conversation: Conversation, kind: TurnKind, text: str,
-                meta: ReplyMeta, reply_id: str | None = None) -> Conversation:
+                meta: ReplyMeta, reply_id: str | None = None,
+                reasoning: str = "") -> Conversation:
     """The conversation after a turn, whether it finished, was stopped or failed.
 
     A new reply gets `reply_id` (when given), so partial saves and the final one are one row.
+    A continuation's reasoning follows the reasoning the reply already had.
     """
     last = conversation.last
     if kind == "continue" and last is not None and last.role == "assistant":
         merged_meta = _continued_meta(last.meta or ReplyMeta(), meta)
+        thought = "\n\n".join(r for r in (last.reasoning, reasoning) if r)
         return conversation.replace_last(
-            replace(last, content=last.content + text, meta=merged_meta)
+            replace(last, content=last.content + text, meta=merged_meta, reasoning=thought)
         )
-    reply = Message("assistant", text, meta=meta, **({"id": reply_id} if reply_id else {}))
+    reply = Message("assistant", text, meta=meta, reasoning=reasoning,
+                    **({"id": reply_id} if reply_id else {}))
     if last is not None and last.role == "assistant" and last.status == "error":
         # A retried failure is replaced; any partial text it had stays readable.
         earlier = (*last.earlier_attempts, last.content) if last.content else last.earlier_attempts
@@ -105,11 +112,16 @@ def _continued_meta(before: ReplyMeta, after: ReplyMeta) -> ReplyMeta:
         # A failed continuation keeps the reply it extends usable; the error is shown on it.
         status=before.status if failed else after.status,
         finish_reason=before.finish_reason if failed else after.finish_reason,
+        raw_finish_reason=before.raw_finish_reason if failed else after.raw_finish_reason,
         prompt_tokens=total(before.prompt_tokens, after.prompt_tokens),
         completion_tokens=total(before.completion_tokens, after.completion_tokens),
         total_tokens=total(before.total_tokens, after.total_tokens),
+        reasoning_tokens=total(before.reasoning_tokens, after.reasoning_tokens),
         ttft_s=before.ttft_s,
         duration_s=total_float(before.duration_s, after.duration_s),
+        reasoning_s=total_float(before.reasoning_s, after.reasoning_s),
+        refusal=before.refusal or after.refusal,
+        skipped_parts=tuple(dict.fromkeys((*before.skipped_parts, *after.skipped_parts))),
     )
 
 
@@ -182,10 +194,11 @@ class LiveTurn:
         if not self.done.wait(wait_s):
             self.status = "stopped"  # its run never reached `end`; keep what arrived
         meta = self.reply.meta(self.status, self.error_code, self.error_params)
-        return apply_reply(self.conversation, self.kind, self.reply.text, meta, self.reply_id)
+        return apply_reply(self.conversation, self.kind, self.reply.content, meta,
+                           self.reply_id, self.reply.reasoning)
 
     def snapshot(self) -> Message:
         """The reply as it stands mid-stream, marked interrupted: what a crash would leave."""
         meta = self.reply.meta("error", INTERRUPTED)
-        return apply_reply(self.conversation, self.kind, self.reply.text, meta,
-                           self.reply_id).last
+        return apply_reply(self.conversation, self.kind, self.reply.content, meta,
+                           self.reply_id, self.reply.reasoning).last

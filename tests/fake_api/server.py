@@ -3,6 +3,15 @@
 Pure standard library. Real HTTP/1.1, real JSON, real SSE sent with chunked transfer encoding,
 so that failures (hangs, stalls, cuts, malformed events) reach the client exactly as they would
 from a real server.
+
+Replies come in the shapes real gateways send (our own fixtures, modelled on their published
+documentation and on other projects' recordings of real servers): reasoning as
+`reasoning_content` (DeepSeek, DashScope), `reasoning` (OpenRouter, Ollama), both at once
+(vLLM), OpenRouter's `reasoning_details` or Mistral's `thinking` content parts; content as a
+list of parts (Mistral); refusals; a plain JSON completion for a streaming request; any
+finish reason; error bodies of any shape and content type; and `raw` events sent verbatim.
+A `gate` holds a reply between its reasoning and its answer until the test releases it, and an
+`answer_gate` holds it again after `answer_gate_after` pieces of the answer.
 """
 
 from __future__ import annotations
@@ -24,7 +33,10 @@ from typing import Any
 
 DEFAULT_MODELS = ["claude-sonnet-4-6", "qwen3.5-plus", "qwen-vl-max", "text-only-model"]
 KINDS = {"reply", "error", "hang", "stall", "cut", "end_early", "malformed", "stream_error",
-         "redirect"}
+         "redirect", "raw"}
+REASONING_FIELDS = {"reasoning_content", "reasoning", "both", "reasoning_details",
+                    "thinking_parts"}
+GATE_TIMEOUT_S = 30.0
 IMAGE_TOKENS = 85
 
 _ERROR_TYPES = {
@@ -87,13 +99,22 @@ def split_tokens(text: str, per_chunk: int = 1) -> list[str]:
     return ["".join(words[i : i + per_chunk]) for i in range(0, len(words), per_chunk)]
 
 
+def reasoning_text(behaviour: dict) -> str:
+    """The reasoning a behaviour sends before its answer: explicit, generated tokens, or none."""
+    if behaviour.get("reasoning") is not None:
+        return str(behaviour["reasoning"])
+    if behaviour.get("reasoning_tokens") is not None:
+        return "".join(f"r{i} " for i in range(int(behaviour["reasoning_tokens"])))
+    return ""
+
+
 def reply_text(behaviour: dict, body: dict) -> str | None:
     """The reply text for a behaviour: explicit text, generated tokens, or an echo."""
     if behaviour.get("text") is not None:
         return str(behaviour["text"])
     if behaviour.get("tokens") is not None:
         return "".join(f"w{i} " for i in range(int(behaviour["tokens"])))
-    if behaviour.get("tool_calls"):
+    if behaviour.get("tool_calls") or behaviour.get("refusal") is not None:
         return None
     users = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in users if m.get("role") == "user"]
@@ -128,6 +149,7 @@ class FakeAPI:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._connections: set[socket.socket] = set()
+        self._gates: dict[str, threading.Event] = {}
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -185,6 +207,8 @@ class FakeAPI:
         for b in behaviours:
             if not isinstance(b, dict) or b.get("kind") not in KINDS:
                 raise ValueError(f"unknown behaviour: {b!r}")
+            if b.get("reasoning_field", "reasoning_content") not in REASONING_FIELDS:
+                raise ValueError(f"unknown reasoning_field: {b['reasoning_field']!r}")
         with self._lock:
             self._queue.extend(copy.deepcopy(list(behaviours)))
 
@@ -198,11 +222,22 @@ class FakeAPI:
         with self._lock:
             self._models_failure = status
 
+    def release(self, gate: str) -> None:
+        """Let replies held at `gate` (a behaviour's `gate`) go on to their answer."""
+        self._gate(gate).set()
+
+    def _gate(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
+
     def reset(self) -> None:
-        """Clear the behaviour queue, recorded requests and model failure."""
+        """Clear the behaviour queue, recorded requests, gates and model failure."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            for gate in self._gates.values():
+                gate.set()  # nothing stays held by a test that ended
+            self._gates.clear()
             self._models_failure = None
 
     @property
@@ -308,9 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def _start_stream(self) -> None:
+    def _start_stream(self, ctype: str = "text/event-stream; charset=utf-8") -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -385,6 +420,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_json(200, fake.requests)
             elif method == "POST" and path == "/_fake/reset":
                 fake.reset()
+            elif method == "POST" and path == "/_fake/release":
+                fake.release(str((body or {}).get("gate")))
             elif method == "POST" and path == "/_fake/models":
                 body = body or {}
                 if "ids" in body:
@@ -413,7 +450,10 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(b.get("status", 500))
             headers = b.get("headers") or {}
             if b.get("body") is not None:
-                return self._send_raw(status, str(b["body"]).encode(), headers)
+                body_ = b["body"]
+                data = body_ if isinstance(body_, str) else json.dumps(body_)
+                return self._send_raw(status, data.encode(), headers,
+                                      b.get("content_type") or "application/json")
             message = b.get("message") or f"Fake error {status}"
             return self._send_json(
                 status, error_body(status, message, b.get("type"), b.get("code")), headers
@@ -423,10 +463,26 @@ class _Handler(BaseHTTPRequestHandler):
                                   {"Location": b["location"]})
         if kind == "hang":
             self._sleep(b.get("seconds", 5))
+        if kind == "raw":
+            return self._raw(b)
         reply = _Reply(b, body, self.fake._next_id())
+        if body.get("stream") and b.get("json_body"):
+            # A proxy that answers a streaming request with one JSON completion.
+            data = json.dumps(reply.completion()).encode()
+            return self._send_raw(200, data, None, b.get("content_type") or "application/json")
         if body.get("stream"):
             return self._stream(b, reply)
         self._complete(b, reply)
+
+    def _raw(self, b: dict) -> None:
+        """Each of `events` as one SSE data line (JSON unless a string), then [DONE]; under
+        `content_type` if given (some proxies label an event stream as JSON)."""
+        self._start_stream(b.get("content_type") or "text/event-stream; charset=utf-8")
+        for event in b.get("events") or []:
+            self._send_event(event)
+        if b.get("done", True):
+            self._send_event("[DONE]")
+        self._end_stream()
 
     def _complete(self, b: dict, reply: _Reply) -> None:
         kind = b["kind"]
@@ -454,7 +510,10 @@ class _Handler(BaseHTTPRequestHandler):
         limit = None if kind in ("reply", "hang") else int(b.get("after_chunks", 3))
         self._start_stream()
         # A failure comes after `limit` content chunks, or when the content runs out.
-        for part, event in reply.events(self._sleep, max_content=limit):
+        gate = self.fake._gate(b["gate"]) if b.get("gate") else None
+        later = self.fake._gate(b["answer_gate"]) if b.get("answer_gate") else None
+        for part, event in reply.events(self._sleep, max_content=limit, gate=gate,
+                                        answer_gate=(later, int(b.get("answer_gate_after", 1)))):
             if limit is not None and part == "end":
                 break
             self._send_event(event)
@@ -474,7 +533,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Reply:
-    """One scripted reply: its choices' texts/tool calls, as a completion or as SSE chunks."""
+    """One scripted reply: its choices' texts/tool calls, as a completion or as SSE chunks.
+
+    Reasoning (`reasoning` text or `reasoning_tokens`) comes before the answer, in the field
+    `reasoning_field` names; `content_parts` sends the answer as a list of text parts (with
+    `extra_parts` first); `refusal` replaces the answer with a refusal.
+    """
 
     def __init__(self, b: dict, body: dict, completion_id: str):
         self.id = completion_id
@@ -498,6 +562,11 @@ class _Reply:
         self.texts = [
             None if base is None else base + (f" (choice {i})" if i else "") for i in range(n)
         ]
+        self.reasoning = reasoning_text(b)
+        self.reasoning_field = b.get("reasoning_field") or "reasoning_content"
+        self.content_parts = bool(b.get("content_parts"))
+        self.extra_parts = list(b.get("extra_parts") or [])
+        self.refusal = None if b.get("refusal") is None else str(b["refusal"])
         opts = body.get("stream_options") or {}
         self.include_usage = bool(opts.get("include_usage")) and not b.get("ignore_stream_options")
         self.prompt_tokens = prompt_tokens(body)
@@ -507,17 +576,57 @@ class _Reply:
         completion += len(self.texts) * sum(
             len(split_tokens(c["arguments"])) + 1 for c in self.tool_calls
         )
-        return {
+        if self.refusal:
+            completion += len(split_tokens(self.refusal))
+        usage = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": self.prompt_tokens + completion,
         }
+        if self.reasoning:
+            thought = len(split_tokens(self.reasoning)) * len(self.texts)
+            usage["completion_tokens"] += thought
+            usage["total_tokens"] += thought
+            usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+        return usage
+
+    def _reasoning_delta(self, piece: str) -> dict:
+        """`piece` of reasoning as this reply's server would put it in a delta (or message)."""
+        field = self.reasoning_field
+        if field == "both":  # vLLM while it renamed the field: the same text under both names
+            return {"reasoning": piece, "reasoning_content": piece}
+        if field == "reasoning_details":  # OpenRouter: the plain field and the detailed list
+            return {"reasoning": piece,
+                    "reasoning_details": [{"type": "reasoning.text", "text": piece,
+                                           "format": "unknown", "index": 0}]}
+        if field == "thinking_parts":  # Mistral's reasoning models
+            return {"content": [{"type": "thinking",
+                                 "thinking": [{"type": "text", "text": piece}]}]}
+        return {field: piece}
+
+    def _text_delta(self, piece: str, first: bool) -> dict:
+        if not self.content_parts:
+            return {"content": piece}
+        parts = [*self.extra_parts] if first else []
+        return {"content": [*parts, {"type": "text", "text": piece}]}
 
     def completion(self, finish: bool = True) -> dict:
         """The non-streaming chat.completion object."""
         choices = []
         for i, text in enumerate(self.texts):
             message: dict = {"role": "assistant", "content": text}
+            if text is not None and self.content_parts:
+                message["content"] = [*self.extra_parts, {"type": "text", "text": text}]
+            if self.refusal is not None:
+                message["refusal"] = self.refusal
+            if self.reasoning:
+                thought = self._reasoning_delta(self.reasoning)
+                if isinstance(thought.get("content"), list):  # parts: before the answer's
+                    answer = message["content"]
+                    answer = [{"type": "text", "text": answer}] if isinstance(answer, str) \
+                        else answer or []
+                    thought["content"] = [*thought["content"], *answer]
+                message.update(thought)
             if self.tool_calls:
                 message["tool_calls"] = [
                     {
@@ -553,16 +662,33 @@ class _Reply:
             "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason}],
         }
 
-    def events(self, sleep: Any, max_content: int | None = None) -> Iterator[tuple[str, Any]]:
+    def events(self, sleep: Any, max_content: int | None = None,
+               gate: threading.Event | None = None,
+               answer_gate: tuple[threading.Event | None, int] = (None, 0),
+               ) -> Iterator[tuple[str, Any]]:
         """Yield (part, chunk), part being "start", "content" or "end"; pace content with `sleep`.
 
         With `max_content`, stop (without pausing) once that many content chunks are out.
+        With `gate`, wait (up to GATE_TIMEOUT_S) between the reasoning and the answer; with
+        `answer_gate` (an event, a number of answer rounds), wait again after that many.
         """
         for i in range(len(self.texts)):
-            yield "start", self._chunk(i, {"role": "assistant", "content": ""})
-        pieces = [split_tokens(t, self.chunk_tokens) if t else [] for t in self.texts]
+            start: dict = {"role": "assistant", "content": ""}
+            if self.refusal is not None:
+                start = {"role": "assistant", "content": None, "refusal": ""}
+            yield "start", self._chunk(i, start)
+        thoughts = split_tokens(self.reasoning, self.chunk_tokens) if self.reasoning else []
         rounds: list[list[tuple[int, dict]]] = [
-            [(i, {"content": p[k]}) for i, p in enumerate(pieces) if k < len(p)]
+            [(i, self._reasoning_delta(piece)) for i in range(len(self.texts))]
+            for piece in thoughts
+        ]
+        answer_starts = len(rounds)
+        if self.refusal is not None:
+            rounds += [[(0, {"refusal": piece})]
+                       for piece in split_tokens(self.refusal, self.chunk_tokens)]
+        pieces = [split_tokens(t, self.chunk_tokens) if t else [] for t in self.texts]
+        rounds += [
+            [(i, self._text_delta(p[k], k == 0)) for i, p in enumerate(pieces) if k < len(p)]
             for k in range(max((len(p) for p in pieces), default=0))
         ]
         for i in range(len(self.texts)):
@@ -582,6 +708,10 @@ class _Reply:
         for k, round_ in enumerate(rounds):
             if sent == max_content:
                 return
+            if k == answer_starts and gate is not None and thoughts:
+                gate.wait(GATE_TIMEOUT_S)
+            if answer_gate[0] is not None and k == answer_starts + answer_gate[1]:
+                answer_gate[0].wait(GATE_TIMEOUT_S)
             sleep(self.delay_first if k == 0 else self.interval)
             for i, delta in round_:
                 if sent == max_content:
@@ -637,6 +767,10 @@ class FakeAPIControl:
     def reset(self) -> None:
         """Clear queue, recorded requests and model failure."""
         self._call("POST", "/_fake/reset", {})
+
+    def release(self, gate: str) -> None:
+        """Let replies held at `gate` go on to their answer."""
+        self._call("POST", "/_fake/release", {"gate": gate})
 
     def set_models(self, ids: list[str]) -> None:
         """Set the listed model ids."""

@@ -1,5 +1,6 @@
 """The client seam against the fake server: real HTTP, real SSE, real openai client."""
 
+import json
 import socket
 
 import pytest
@@ -55,7 +56,8 @@ def test_streams_text_usage_and_finish_reason(fake_api):
     reply = run(fake_api)
     assert reply.text == "Echo: hi there"
     assert reply.finish_reason == "stop" and reply.complete
-    assert reply.usage == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
+    assert reply.usage == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5,
+                           "reasoning_tokens": None}
     assert reply.model == "claude-sonnet-4-6"
     (sent,) = fake_api.chat_requests()
     assert sent["stream_options"] == {"include_usage": True}
@@ -233,3 +235,208 @@ def test_chunks_are_plain_dicts(fake_api):
                                                 GenerationParams())))
     assert chunks and all(type(c) is dict for c in chunks)
     assert chunks[-1]["usage"]["total_tokens"] > 0
+
+
+# --- replies as gateways send them, over real HTTP --------------------------------------------
+
+
+def ask(fake, body=None, **settings_kw) -> ReplyAccumulator:
+    return run(fake, body, **settings_kw)
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "both",
+                                   "reasoning_details", "thinking_parts"])
+def test_reasoning_of_every_kind_is_kept_apart(fake_api, field):
+    fake_api.script({"kind": "reply", "reasoning": "Think first, then answer.",
+                     "text": "The answer.", "reasoning_field": field})
+    reply = ask(fake_api)
+    assert reply.reasoning == "Think first, then answer."
+    assert reply.text == "The answer." and reply.complete
+    assert reply.meta().reasoning_tokens == 4  # completion_tokens_details.reasoning_tokens
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "thinking_parts"])
+def test_reasoning_in_a_whole_completion(fake_api, field):
+    fake_api.script({"kind": "reply", "reasoning": "Hmm.", "text": "Yes.",
+                     "reasoning_field": field, "json_body": True})
+    reply = ask(fake_api)
+    assert (reply.reasoning, reply.text, reply.finish_reason) == ("Hmm.", "Yes.", "stop")
+
+
+def test_content_parts_are_joined_and_unknown_ones_noted(fake_api):
+    fake_api.script({"kind": "reply", "text": "two words", "content_parts": True,
+                     "extra_parts": [{"type": "image_url",
+                                      "image_url": {"url": "https://img.example/a.png"}}]})
+    reply = ask(fake_api)
+    assert reply.text == "two words" and reply.complete
+    assert reply.meta().skipped_parts == ("image_url",)
+
+
+def test_a_refusal_arrives_as_the_reply(fake_api):
+    fake_api.script({"kind": "reply", "refusal": "I can't help with that request."})
+    reply = ask(fake_api)
+    assert reply.content == "I can't help with that request." and reply.text == ""
+    assert reply.complete and reply.meta().refusal
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "text/plain", ""])
+def test_a_json_completion_for_a_streaming_request_is_a_complete_reply(fake_api, content_type):
+    fake_api.script({"kind": "reply", "text": "Whole at once.", "json_body": True,
+                     "finish_reason": "end_turn", "content_type": content_type})
+    reply = ask(fake_api)
+    assert reply.text == "Whole at once." and reply.complete
+    meta = reply.meta()
+    assert (meta.finish_reason, meta.raw_finish_reason) == ("stop", "end_turn")
+    assert meta.has_usage and meta.completion_tokens == 3
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
+def test_an_event_stream_under_another_content_type_still_streams(fake_api, content_type):
+    fake_api.script({"kind": "raw", "content_type": content_type, "events": [
+        {"choices": [{"index": 0, "delta": {"content": "still "}}]},
+        {"choices": [{"index": 0, "delta": {"content": "streams"}, "finish_reason": "stop"}]}]})
+    reply = ask(fake_api)
+    assert reply.text == "still streams" and reply.complete
+
+
+def test_a_json_body_with_a_byte_order_mark_and_an_event_stream_type(fake_api):
+    body = "\ufeff" + json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
+                                               "message": {"content": "marked"}}]})
+    fake_api.script({"kind": "error", "status": 200, "body": body,
+                     "content_type": "text/event-stream"})
+    assert ask(fake_api).text == "marked"
+
+
+def test_a_json_error_in_a_200_body_is_a_stream_error(fake_api):
+    fake_api.script({"kind": "raw", "events": [], "done": False})  # an empty stream
+    assert not ask(fake_api).complete
+    fake_api.script({"kind": "error", "status": 200,
+                     "body": {"error": {"message": "quota exhausted"}}})
+    error = failure(fake_api)
+    assert error.code == "error.stream_error" and error.params["message"] == "quota exhausted"
+
+
+@pytest.mark.parametrize("raw, normalized", [
+    ("end_turn", "stop"), ("stop_sequence", "stop"), ("eos", "stop"),
+    ("max_tokens", "length"), ("MAX_TOKENS", "length"), ("tool_use", "tool_calls"),
+])
+def test_finish_reasons_of_other_backends(fake_api, raw, normalized):
+    fake_api.script({"kind": "reply", "text": "x", "finish_reason": raw})
+    meta = ask(fake_api).meta()
+    assert (meta.finish_reason, meta.raw_finish_reason) == (normalized, raw)
+
+
+NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+             "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             "</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize("status, body, content_type, message", [
+    (400, {"error": {"message": "bad model", "type": "invalid_request_error"}},
+     "application/json", "bad model"),
+    (404, {"error": "model 'qwen9' not found, try pulling it first"}, "application/json",
+     "model 'qwen9' not found, try pulling it first"),
+    (403, {"message": "Forbidden"}, "application/json", "Forbidden"),
+    (400, {"error": {"message": {"error": "nested object"}}}, "application/json",
+     "nested object"),
+    (422, {"detail": [{"type": "missing", "loc": ["body", "messages"], "msg": "Field required",
+                       "input": {}}]}, "application/json", "messages: Field required"),
+    (400, [{"error": {"code": 400, "message": "API key not valid",
+                      "status": "INVALID_ARGUMENT"}}], "application/json", "API key not valid"),
+    (500, "Internal Server Error", "text/plain", "Internal Server Error"),
+    (502, NGINX_502, "text/html", "502 Bad Gateway"),
+    (503, NGINX_502.replace("502 Bad Gateway", "503 Service Temporarily Unavailable"), "",
+     "503 Service Temporarily Unavailable"),
+])
+def test_error_bodies_of_every_shape_read_shortly(fake_api, status, body, content_type,
+                                                   message):
+    fake_api.script({"kind": "error", "status": status, "body": body,
+                     "content_type": content_type})
+    error = failure(fake_api)
+    assert error.status == status and error.params["message"] == message
+    assert "\r" not in error.params["message"] and "<" not in error.params["message"]
+
+
+def test_a_long_html_page_is_cut_short(fake_api):
+    page = "<html><body><h1>" + "Bad gateway " * 200 + "</h1>" + "<p>x</p>" * 5000 + "</html>"
+    fake_api.script({"kind": "error", "status": 502, "body": page, "content_type": "text/html"})
+    message = failure(fake_api).params["message"]
+    assert len(message) <= 300 and message.startswith("Bad gateway Bad gateway")
+
+
+@pytest.mark.parametrize("status, body", [
+    (400, {"error": {"message": "Unrecognized request argument supplied: stream_options"}}),
+    (400, {"error": "stream_options is not supported"}),
+    (422, {"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options"],
+                       "msg": "Extra inputs are not permitted",
+                       "input": {"include_usage": True}}]}),
+    (422, {"detail": [{"loc": ["body", "stream_options"], "msg": "extra fields not permitted",
+                       "type": "value_error.extra"}]}),  # pydantic 1
+    (400, {"error": {"message": {"detail": "unknown field stream_options"}}}),
+    (400, {"object": "error", "message": "[{'type': 'extra_forbidden', 'loc': ('body', "
+                                         "'stream_options')}]", "code": 400}),  # vLLM
+    (400, "Unknown parameter: stream_options"),
+])
+def test_a_refused_stream_options_is_retried_without_it_whatever_the_body(fake_api, status,
+                                                                           body):
+    fake_api.script({"kind": "error", "status": status, "body": body,
+                     "content_type": "application/json" if not isinstance(body, str)
+                     else "text/plain"})
+    reply = ask(fake_api)
+    assert reply.text == "Echo: hi there" and reply.complete
+    first, second = fake_api.chat_requests()
+    assert "stream_options" in first and "stream_options" not in second
+
+
+def test_another_422_is_not_retried(fake_api):
+    fake_api.script({"kind": "error", "status": 422, "body": {"detail": [
+        {"type": "less_than", "loc": ["body", "temperature"], "msg": "Input should be less "
+         "than 2", "input": 5}]}})
+    error = failure(fake_api)
+    assert error.params["message"] == "temperature: Input should be less than 2"
+    assert len(fake_api.chat_requests()) == 1
+
+
+@pytest.mark.parametrize("event, message", [
+    ({"error": {"message": "overloaded", "type": "server_error"}}, "overloaded"),
+    ({"error": "plain string error"}, "plain string error"),
+    ({"error": {"message": {"detail": "nested"}}}, "nested"),
+    ({"error": {"code": 529}, "message": "Overloaded"}, "Overloaded"),
+])
+def test_error_events_of_every_shape_keep_the_text_before_them(fake_api, event, message):
+    fake_api.script({"kind": "raw", "events": [
+        {"choices": [{"index": 0, "delta": {"content": "partial "}}]}, event]})
+    reply = ReplyAccumulator()
+    client = make_client(settings_for(fake_api))
+    with pytest.raises(ChatError) as info:
+        for chunk in ChatStream(client, build_body("m", [], GenerationParams())):
+            reply.add(chunk)
+    assert info.value.code == "error.stream_error" and info.value.params["message"] == message
+    assert reply.text == "partial "
+
+
+@pytest.mark.parametrize("event", ["{not json", "[1, 2]", "42", '"text"', "null"])
+def test_events_that_are_not_chunks_are_clear_errors(fake_api, event):
+    fake_api.script({"kind": "raw", "events": [
+        {"choices": [{"index": 0, "delta": {"content": "kept"}}]}, event]})
+    reply = ReplyAccumulator()
+    client = make_client(settings_for(fake_api))
+    with pytest.raises(ChatError) as info:
+        for chunk in ChatStream(client, build_body("m", [], GenerationParams())):
+            reply.add(chunk)
+    assert info.value.code == "error.malformed" and reply.text == "kept"
+
+
+def test_thinking_switch_and_budget_go_in_the_body_only_when_set(fake_api):
+    messages = [{"role": "user", "content": "hi"}]
+    for params, thinking in [(GenerationParams(thinking=True, thinking_budget=500), "budget"),
+                             (GenerationParams(thinking=False, thinking_budget=500), "budget"),
+                             (GenerationParams(thinking=True, thinking_budget=500), "switch"),
+                             (GenerationParams(), "budget"),
+                             (GenerationParams(thinking=True), None)]:
+        ask(fake_api, build_body("qwen3.5-plus", messages, params, thinking=thinking))
+    sent = [{k: b[k] for k in ("enable_thinking", "thinking_budget") if k in b}
+            for b in fake_api.chat_requests()]
+    assert sent == [{"enable_thinking": True, "thinking_budget": 500},
+                    {"enable_thinking": False}, {"enable_thinking": True}, {}, {}]

@@ -56,7 +56,10 @@ def sample_tree() -> ConversationTree:
     a1 = Message("assistant", "一张红色的图片。", id="a1", parent_id="u1", created_at=T0 + 2.5,
                  meta=ReplyMeta(model="qwen-vl", finish_reason="stop", prompt_tokens=812,
                                 completion_tokens=9, total_tokens=821, ttft_s=0.41,
-                                duration_s=1.0625))
+                                duration_s=1.0625, raw_finish_reason="end_turn",
+                                reasoning_tokens=5, reasoning_s=0.25,
+                                skipped_parts=("image_url",)),
+                 reasoning="用户想知道颜色。\n\n```\nred = (220, 20, 30)\n```")
     a2 = Message("assistant", "A red pic", id="a2", parent_id="u1", created_at=T0 + 3,
                  meta=ReplyMeta(model="qwen-vl", status="stopped", ttft_s=0.2, duration_s=0.5))
     u2 = Message("user", "And these two?\nSecond line.", id="u2", parent_id="a1",
@@ -191,12 +194,72 @@ def test_empty_conversation_round_trips():
 
 def test_meta_fields_missing_take_defaults_and_unknown_ones_are_ignored():
     def change(doc):
-        doc["messages"][1]["meta"] = {"model": "m", "reasoning_tokens": 5}
+        doc["messages"][1]["meta"] = {"model": "m", "price_usd": 5}
         doc["messages"][1]["future_field"] = True
         doc["future_top_level"] = {}
 
     got = from_json(mutated(change))
     assert got.messages[1].meta == ReplyMeta(model="m")
+
+
+def test_reasoning_and_every_new_meta_field_round_trip():
+    got = from_json(to_json(sample_tree()))
+    a1 = got.messages[1]
+    assert a1.reasoning == sample_tree().messages[1].reasoning
+    assert a1.meta == sample_tree().messages[1].meta
+
+
+def test_an_older_file_without_reasoning_or_raw_finish_reasons_imports():
+    def change(doc):
+        for m in doc["messages"]:
+            m.pop("reasoning")
+            if m["meta"]:
+                for key in ("raw_finish_reason", "reasoning_tokens", "reasoning_s", "refusal",
+                            "skipped_parts"):
+                    m["meta"].pop(key)
+        doc["messages"][1]["meta"]["finish_reason"] = "max_tokens"
+
+    got = from_json(mutated(change))
+    assert [m.reasoning for m in got.messages] == [""] * 5
+    meta = got.messages[1].meta
+    assert (meta.finish_reason, meta.raw_finish_reason, meta.reasoning_tokens) == (
+        "length", "max_tokens", None)
+
+
+@pytest.mark.parametrize("change, detail", [
+    (lambda doc: doc["messages"][1].update(reasoning=5), "messages[1].reasoning must be text"),
+    (lambda doc: doc["messages"][1]["meta"].update(refusal="yes"), "refusal must be true"),
+    (lambda doc: doc["messages"][1]["meta"].update(skipped_parts=[1]), "skipped_parts"),
+])
+def test_new_fields_are_checked(change, detail):
+    error = problem(mutated(change))
+    assert error.code == "import.error.invalid" and detail in error.params["detail"]
+
+
+def test_an_openai_array_keeps_an_assistant_turns_reasoning_apart():
+    tree, notes = from_openai_messages([
+        {"role": "user", "content": "17 * 23?"},
+        {"role": "assistant", "content": "391", "reasoning_content": "17 * 20 + 17 * 3"},
+        {"role": "user", "content": "and 2 + 2?"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": [{"type": "text", "text": "easy"}]},
+            {"type": "text", "text": "4"}]},
+    ], now=T0)
+    replies = [m for m in tree.messages if m.role == "assistant"]
+    assert [(m.content, m.reasoning) for m in replies] == [("391", "17 * 20 + 17 * 3"),
+                                                           ("4", "easy")]
+    assert notes == ()
+
+
+def test_an_openai_array_keeps_a_refusal_as_the_reply_text():
+    tree, _ = from_openai_messages([
+        {"role": "user", "content": "something"},
+        {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+        {"role": "user", "content": "another"},
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": "Nor that."}]},
+    ], now=T0)
+    assert [m.content for m in tree.messages if m.role == "assistant"] == [
+        "I can't help with that.", "Nor that."]
 
 
 def test_meta_checks_cover_every_reply_meta_field():
@@ -492,7 +555,11 @@ def test_markdown_zip_holds_the_shown_path_and_its_images():
                      ("../../etc/photo.jpg", "images/2-photo.jpg")]
     for _, target in links:
         assert posixpath.normpath(target) == target and target in files
-    assert "*qwen-vl · finish\\_reason: stop · 812 in · 9 out · 821 total tokens*" in md
+    assert ("*qwen-vl · finish\\_reason: stop · 812 in · 9 out · 821 total tokens · "
+            "5 reasoning tokens*") in md
+    # The reasoning, quoted above its answer (code kept), which follows it unquoted.
+    assert ("> *Thinking (0.2 s)*\n>\n> 用户想知道颜色。\n>\n> ```\n> red = (220, 20, 30)\n"
+            "> ```\n\n一张红色的图片。") in md
     assert "*qwen-vl · Interrupted: Rate limited (429). Wait a moment, then retry.*" in md
     assert md.endswith("retry.*\n")
 

@@ -45,6 +45,17 @@ def test_keys_built_at_run_time_exist():
     assert all(f"meta.finish.{r}" in en for r in ("length", "content_filter", "tool_calls"))
     assert all(f"sidebar.key_source.{s}" in en for s in ("secrets", "env"))
     assert all(f"settings.language.{c}" in en for c in LANGUAGE_CHOICES)
+    assert all(f"sidebar.thinking.{c}" in en for c in ("auto", "on", "off"))
+
+
+def test_the_reply_shape_texts_exist_in_chinese_too(language):
+    keys = ("chat.thinking_live", "chat.thought_for", "chat.thought", "chat.refusal",
+            "chat.parts_skipped", "meta.reasoning_tokens", "sidebar.thinking",
+            "sidebar.thinking_help", "sidebar.thinking_budget", "export.md.thinking_for")
+    language("zh")
+    chinese = {key: t(key) for key in keys}
+    assert all(text != CATALOGUE["en"][key] for key, text in chinese.items())
+    assert t("chat.thought_for", seconds="2.5", chars="1,234") == "已思考 2.5 秒 · 1,234 个字符"
 
 
 def test_placeholders_are_filled_and_missing_ones_do_not_raise():

@@ -81,3 +81,23 @@ def test_round_trip_through_plain_dicts():
     p = GenerationParams(temperature=0.3, stop=("x",), max_tokens=5)
     assert from_dict(as_dict(p)) == p
     assert from_dict({"temperature": 1, "bogus": 3}) == GenerationParams(temperature=1)
+
+
+def test_thinking_goes_only_to_a_model_that_takes_a_switch():
+    from nexuschat.params import thinking_request
+
+    on = GenerationParams(thinking=True, thinking_budget=2048)
+    assert thinking_request(on, "budget") == {"enable_thinking": True, "thinking_budget": 2048}
+    assert thinking_request(on, "switch") == {"enable_thinking": True}
+    assert thinking_request(on, None) == {}
+    off = GenerationParams(thinking=False, thinking_budget=2048)
+    assert thinking_request(off, "budget") == {"enable_thinking": False}
+    assert thinking_request(GenerationParams(thinking_budget=9), "budget") == {}  # default
+    assert "thinking" not in to_request(on) and "thinking_budget" not in to_request(on)
+
+
+def test_thinking_budget_must_be_a_positive_whole_number():
+    assert [e.field for e in validate(GenerationParams(thinking_budget=0))] == ["thinking_budget"]
+    assert validate(GenerationParams(thinking_budget=1)) == []
+    assert from_dict(as_dict(GenerationParams(thinking=False, thinking_budget=5))) == \
+        GenerationParams(thinking=False, thinking_budget=5)

@@ -501,6 +501,51 @@ def test_a_failing_step_changes_nothing(database_url):
         engine.dispose()
 
 
+def test_reasoning_is_stored_saved_and_loaded(store):
+    conv = chat("2+2?")
+    store.create(ALICE, conv)
+    meta = replace(META, status="complete", error_code=None, error_params={},
+                   raw_finish_reason="max_tokens", reasoning_tokens=81, reasoning_s=2.5,
+                   refusal=False, skipped_parts=("image_url",))
+    reply = Message("assistant", "4", meta=meta, reasoning="Add two and two.\n思考",
+                    parent_id=conv.last.id)
+    store.add_message(ALICE, conv.id, reply)
+    assert store.load(ALICE, conv.id).last == reply
+    longer = replace(reply, reasoning=reply.reasoning + " Then check." * 1000)
+    store.save_message(ALICE, conv.id, longer)
+    assert store.load(ALICE, conv.id).last.reasoning == longer.reasoning
+    assert store.list(ALICE, "check") == []  # reasoning is not searched
+
+
+def test_an_older_database_gets_the_reasoning_column_and_keeps_its_rows(database_url):
+    engine = make_engine(database_url)
+    try:
+        assert migrate(engine, MIGRATIONS[:2]) == 2  # what the last release left
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO conversations (id, owner, title, title_search, system_prompt, "
+                "model, params, leaf_id, created_at, updated_at) VALUES ('c1', 'alice', 't', "
+                "'t', '', 'm', '{}', 'm2', 1, 2)"))
+            conn.execute(sa.text(
+                "INSERT INTO messages (conversation_id, id, seq, parent_id, role, content, "
+                "search_text, meta, earlier_attempts, created_at) VALUES "
+                "('c1', 'm1', 1, NULL, 'user', 'q', 'q', NULL, '[]', 1), "
+                "('c1', 'm2', 2, 'm1', 'assistant', 'a', 'a', :meta, '[]', 2)"),
+                {"meta": '{"model": "m", "finish_reason": "max_tokens", "status": "complete",'
+                         ' "error_params": {}}'})
+    finally:
+        engine.dispose()
+    with Store.open(database_url) as store:
+        old = store.load(ALICE, "c1")
+        assert [m.reasoning for m in old.messages] == ["", ""]
+        # Stored before finish reasons were normalized: the server's word is kept as raw.
+        assert (old.last.meta.finish_reason, old.last.meta.raw_finish_reason) == (
+            "length", "max_tokens")
+        store.save_message(ALICE, "c1", replace(old.last, reasoning="now it can"))
+        assert store.load(ALICE, "c1").last.reasoning == "now it can"
+    assert schema_versions(database_url) == [1, 2, 3]
+
+
 # --- concurrency --------------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 import base64
 
+import pytest
+
 from nexuschat.conversation import Conversation, Message, ReplyMeta, to_openai
 from nexuschat.images import PreparedImage
 from nexuschat.models import capabilities
@@ -166,3 +168,55 @@ def test_a_model_that_cannot_see_gets_image_notes_not_parts():
                        "content": "[image not shown to this model: a.png]\nWhat is this?"}
     assert wire[2] == {"role": "user", "content": "[image not shown to this model: a.png]"}
     assert all(isinstance(m["content"], str) for m in wire)
+
+
+# --- reasoning and finish reasons (issue 11) ---------------------------------------------------
+
+
+def test_reasoning_is_never_sent_back_to_the_model():
+    c = convo(Message("user", "2+2?"),
+              Message("assistant", "4", reasoning="SECRET-THOUGHT: add them",
+                      meta=ReplyMeta(finish_reason="stop")),
+              Message("user", "and 3+3?"))
+    wire = to_openai(c)
+    assert wire[1] == {"role": "assistant", "content": "4"}
+    assert "SECRET-THOUGHT" not in repr(request_messages(c, "continue"))
+
+
+@pytest.mark.parametrize("finish, status, ok", [
+    ("length", "complete", True), ("max_tokens", "complete", True),
+    ("MAX_TOKENS", "complete", True), ("model_length", "complete", True),
+    ("stop", "complete", False), ("end_turn", "complete", False), (None, "stopped", True),
+    ("length", "error", False),
+])
+def test_continue_appears_whenever_the_reply_was_cut_by_length(finish, status, ok):
+    meta = ReplyMeta(finish_reason=finish, status=status)
+    assert can_continue(Message("assistant", "cut", meta=meta)) is ok
+
+
+def test_a_continuation_keeps_the_reasoning_it_extends_and_adds_its_own():
+    c = convo(Message("user", "q"),
+              Message("assistant", "part one", reasoning="first thoughts",
+                      meta=ReplyMeta(finish_reason="length", reasoning_tokens=3,
+                                     reasoning_s=1.5)))
+    after = apply_reply(c, "continue", " part two",
+                        ReplyMeta(finish_reason="stop", reasoning_tokens=2, reasoning_s=0.5),
+                        reasoning="more thoughts")
+    last = after.last
+    assert last.content == "part one part two"
+    assert last.reasoning == "first thoughts\n\nmore thoughts"
+    assert (last.meta.reasoning_tokens, last.meta.reasoning_s) == (5, 2.0)
+
+
+def test_a_live_turn_settles_with_reasoning_and_a_refusal_as_content():
+    from nexuschat.streaming import ReplyAccumulator
+    from nexuschat.turns import LiveTurn
+
+    live = LiveTurn(convo(Message("user", "q")), "reply", ReplyAccumulator())
+    live.reply.add({"choices": [{"index": 0, "delta": {"reasoning_content": "hmm"}}]})
+    assert live.snapshot().reasoning == "hmm"  # what a crash would leave keeps it
+    live.reply.add({"choices": [{"index": 0, "delta": {"refusal": "No."},
+                                 "finish_reason": "stop"}]})
+    live.end()
+    reply = live.settle().last
+    assert (reply.content, reply.reasoning, reply.meta.refusal) == ("No.", "hmm", True)
