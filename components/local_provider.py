@@ -18,11 +18,11 @@ from nexuschat.local import (
 from nexuschat.safe_text import plain_text
 
 
-@st.cache_resource(show_spinner=False, validate=lambda server: server.alive,
-                   on_release=lambda server: server.stop())
+@st.cache_resource(show_spinner=False, on_release=lambda server: server.stop())
 def _shared_server(model_path: str) -> LocalServer:
-    # One server for every session, spawned here (without waiting); it stops at exit, or when
-    # this entry is released (its process died, or the cache was cleared). Never mutated here.
+    # One server for every session, started here without waiting. It owns its lifecycle (a
+    # crash is restarted once for all, by the first session that finds it down); sessions only
+    # ask it to be ready and read it. It stops at exit.
     return LocalServer(model_path).start()
 
 
@@ -60,13 +60,12 @@ def connect(settings: Settings) -> Settings:
         with st.status(t("local.starting"), expanded=False) as status:
             st.caption(t("local.starting_detail", threads=server.threads))
             try:
-                server.wait_ready()
+                server.ensure_ready()  # (re)starts it for everyone if it is down
             except LocalServerError as exc:
                 status.update(label=t("local.failed"), state="error", expanded=True)
                 # the server's own output: literal, like every text from outside
                 st.error(t(exc.code, **{"code": "", "detail": "", "seconds": "",
                                         **{k: plain_text(str(v)) for k, v in exc.params.items()}}))
-                _shared_server.clear()  # the next run starts afresh; release stops this one
-                st.stop()
+                st.stop()  # the next run tries again: one start for all who ask then
             status.update(label=t("local.ready"), state="complete")
     return replace(settings, base_url=server.base_url, api_key="")

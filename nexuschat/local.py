@@ -122,9 +122,11 @@ class LocalServerError(Exception):
 class LocalServer:
     """One llama-cpp-python server subprocess on a free loopback port, owned by this object.
 
-    `start()` spawns it without waiting; `wait_ready()` blocks until it answers; `stop()` ends
-    its process group. All three are thread-safe and idempotent, so one object can be shared by
-    every session of the app.
+    `start()` spawns it without waiting; `wait_ready()` blocks until it answers;
+    `ensure_ready()` does both, restarting a server that died; `stop()` ends its process group.
+    All are thread-safe and idempotent, and the object alone changes its state (its process,
+    port and readiness), so one object can be shared by every session of the app: sessions only
+    call these and read `ready` and `base_url`.
     """
 
     def __init__(self, model_path: str, *, threads: int | None = None,
@@ -165,8 +167,22 @@ class LocalServer:
         with self._lock:
             if self._process is None:
                 self._spawn()
-                atexit.register(self.stop)
         return self
+
+    def ensure_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Have a running server that answers: start it if it never ran, was stopped or died,
+        then wait until it answers.
+
+        Any number of sessions may call this at once: the first to find it down starts it,
+        under the lock, and the others wait for that same start; a crash is restarted once
+        for everyone. LocalServerError if that start fails (the next call tries again).
+        """
+        with self._lock:
+            if not self.alive:
+                self._ready.clear()
+                self._spawns = 0
+                self._spawn()
+        self.wait_ready(timeout)
 
     def _spawn(self) -> None:
         if self._process is not None and self._process.stdin:
@@ -177,6 +193,7 @@ class LocalServer:
             with contextlib.suppress(OSError):
                 os.unlink(self._log_path)
         fd, self._log_path = tempfile.mkstemp(prefix="nexuschat-llama-", suffix=".log")
+        atexit.register(self.stop)  # again after a restart: stop() unregistered it
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"

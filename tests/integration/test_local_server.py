@@ -197,3 +197,41 @@ def test_a_stopped_parent_stops_its_server_at_exit(local_setup):
     assert parent.returncode == 0, parent.stderr
     assert not running(int(parent.stdout.split()[0]))
 
+
+
+def test_a_crashed_server_is_restarted_once_for_every_session(local_setup):
+    """The shared server owns its lifecycle: sessions that find it dead at the same moment all
+    wait for one restart, and then read the same address."""
+    server = LocalServer(local_setup.model_path, threads=1)
+    try:
+        server.ensure_ready()
+        first = server.pid
+        os.killpg(first, signal.SIGKILL)  # a crash (the OOM killer, say)
+        deadline = time.monotonic() + GONE_WITHIN_S
+        while server.alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not server.ready
+        pids, urls, errors = set(), set(), []
+        barrier = threading.Barrier(4)
+
+        def session() -> None:
+            barrier.wait()
+            try:
+                server.ensure_ready()
+                pids.add(server.pid)
+                urls.add(server.base_url)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=session) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        assert errors == []
+        assert len(pids) == 1 and first not in pids  # one new process, shared by all four
+        assert len(urls) == 1 and server.ready
+        assert stream_reply(server, [{"role": "user", "content": "Hi"}],
+                            GenerationParams(max_tokens=4)).complete
+    finally:
+        server.stop()
