@@ -95,7 +95,12 @@ class PreparedImage:
     @functools.cached_property
     def sha256(self) -> str:
         """The content address of the bytes (computed once per object)."""
-        return hashlib.sha256(self.data).hexdigest()
+        return content_address(self.data)
+
+
+def content_address(data: bytes) -> str:
+    """What an image is stored and exported under: the sha256 of its bytes, in hex."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class ImageError(Problem):

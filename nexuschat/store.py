@@ -15,7 +15,6 @@ tested against both databases, is easier to follow than a migration environment.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,15 +26,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 
-from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
+from nexuschat.conversation import (
+    Conversation,
+    ConversationTree,
+    Message,
+    ReplyMeta,
+    first_user_title,
+    make_title,
+    new_id,
+)
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import PreparedImage
 from nexuschat.limits import WINDOW_S, LimitHit, Usage, day_start
+from nexuschat.tree import branch, latest_leaf, pick_leaf
 
 DATABASE_URL_ENV = "NEXUSCHAT_DATABASE_URL"
 DATA_DIR_ENV = "NEXUSCHAT_DATA_DIR"
 SQLITE_FILENAME = "nexuschat.sqlite3"
-TITLE_CHARS = 60
 SNIPPET_CHARS = 120
 _SQLITE_BUSY_TIMEOUT_MS = 15_000  # a writer waits this long for another one instead of failing
 _MIGRATION_LOCK = 0x6E657875  # pg_advisory_xact_lock key: one migrating replica at a time
@@ -410,17 +417,6 @@ def meta_from_json(data: Mapping | None) -> ReplyMeta | None:
     return ReplyMeta(**values)
 
 
-def make_title(text: str, limit: int = TITLE_CHARS) -> str:
-    """A conversation title from a message: its first non-empty line, cut at a word."""
-    line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    if len(line) <= limit:
-        return line
-    cut = line[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
-
-
 def _folded(text: str) -> str:
     # Searching compares lower-cased text, lowered here rather than by SQL lower(), which
     # folds only ASCII on SQLite and depends on the server's locale on PostgreSQL.
@@ -441,10 +437,6 @@ def _snippet(text: str, word: str = "") -> str:
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(flat) else "")
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
     return {
         "conversation_id": conversation_id,
@@ -461,27 +453,9 @@ def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
     }
 
 
-def _first_user_title(items: Sequence[Message]) -> str:
-    return next((t for m in items if m.role == "user" and (t := make_title(m.content))), "")
-
-
-def _path(parents: Mapping[str, str | None], leaf: str | None) -> list[str]:
-    """Ids from the root down to `leaf` (a broken or cyclic parent chain stops the walk)."""
-    path: list[str] = []
-    seen: set[str] = set()
-    while leaf is not None and leaf in parents and leaf not in seen:
-        seen.add(leaf)
-        path.append(leaf)
-        leaf = parents[leaf]
-    return path[::-1]
-
-
-def _children(rows: Sequence[sa.Row]) -> dict[str | None, list[str]]:
-    """Children of each message (None: the roots), oldest first; `rows` are in seq order."""
-    out: dict[str | None, list[str]] = {}
-    for row in rows:
-        out.setdefault(row.parent_id, []).append(row.id)
-    return out
+def _links(rows: Sequence[sa.Row]) -> list[tuple[str, str | None]]:
+    """(id, parent id) of each message row; `rows` are in seq order, as the tree wants."""
+    return [(row.id, row.parent_id) for row in rows]
 
 
 # --- the store ----------------------------------------------------------------------------
@@ -603,11 +577,9 @@ class Store:
             sa.select(messages).where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.seq)
         ).all()
-        parents = {r.id: r.parent_id for r in rows}
-        leaf = next((x for x in (leaf_id, header.leaf_id) if x in parents),
-                    rows[-1].id if rows else None)
-        path = _path(parents, leaf)
-        wanted = set(parents) if whole_tree else set(path)
+        leaf = pick_leaf([r.id for r in rows], leaf_id, header.leaf_id)
+        shown = branch(_links(rows), leaf)
+        wanted = {r.id for r in rows} if whole_tree else set(shown.path)
         pictures = self._images(conn, conversation_id, wanted)
         built = {
             r.id: Message(
@@ -618,16 +590,10 @@ class Store:
             )
             for r in rows if r.id in wanted
         }
-        children = _children(rows)
-        siblings = {}
-        for mid in path:
-            group = children[parents[mid]]
-            if len(group) > 1:
-                siblings[mid] = tuple(group)
         conversation = Conversation(
-            messages=tuple(built[mid] for mid in path), system_prompt=header.system_prompt,
+            messages=tuple(built[mid] for mid in shown.path), system_prompt=header.system_prompt,
             id=header.id, title=header.title, model=header.model, params=dict(header.params),
-            created_at=header.created_at, updated_at=header.updated_at, siblings=siblings,
+            created_at=header.created_at, updated_at=header.updated_at, siblings=shown.siblings,
         )
         every = tuple(built[r.id] for r in rows) if whole_tree else ()
         return ConversationTree(conversation=conversation, messages=every, leaf_id=leaf)
@@ -686,12 +652,7 @@ class Store:
             ).all()
         if message_id not in {r.id for r in rows}:
             raise NotFound(message_id)
-        children = _children(rows)
-        seen = {message_id}
-        while children.get(message_id) and children[message_id][-1] not in seen:
-            message_id = children[message_id][-1]
-            seen.add(message_id)
-        return message_id
+        return latest_leaf(_links(rows), message_id)
 
     # --- writing ---
 
@@ -715,7 +676,7 @@ class Store:
         dangling = [m.id for m in items if m.parent_id is not None and m.parent_id not in ids]
         if dangling:
             raise ValueError(f"messages whose parent is missing: {dangling[:5]}")
-        leaf = tree.leaf_id if tree.leaf_id in ids else (ids[-1] if ids else None)
+        leaf = pick_leaf(ids, tree.leaf_id)
         conversation = tree.conversation
         with _transaction(self._engine) as conn:
             taken = conn.execute(
@@ -728,7 +689,7 @@ class Store:
 
     def _insert_conversation(self, owner: str, conversation: Conversation,
                              items: list[Message], leaf: str | None) -> None:
-        title = conversation.title or _first_user_title(items)
+        title = conversation.title or first_user_title(items)
         try:
             with _transaction(self._engine, write=True) as conn:
                 conn.execute(conversations.insert().values(
@@ -956,7 +917,7 @@ class Store:
         uses = []
         for m in items:
             for position, img in enumerate(m.images):
-                sha = _sha256(img.data)
+                sha = img.sha256
                 blobs.setdefault(sha, img)
                 uses.append({
                     "conversation_id": conversation_id, "message_id": m.id, "position": position,

@@ -19,7 +19,6 @@ from nexuschat.store import (
     default_database_url,
     images,
     make_engine,
-    make_title,
     message_images,
     messages,
     meta_from_json,
@@ -76,14 +75,6 @@ def test_meta_json_round_trips_exactly():
     for meta in (META, ReplyMeta(), None):
         assert meta_from_json(json.loads(json.dumps(meta_to_json(meta)))) == meta
     assert meta_from_json({"model": "x", "added_later": 1}) == ReplyMeta(model="x")
-
-
-def test_titles_come_from_the_first_line_cut_at_a_word():
-    assert make_title("\n  Hello   world \nsecond line") == "Hello world"
-    long = make_title("word " * 30)
-    assert long.endswith("…") and len(long) <= 61 and not long[:-1].endswith(" ")
-    assert make_title("这是一个很长的中文问题" * 10) == ("这是一个很长的中文问题" * 10)[:60] + "…"
-    assert make_title("") == ""
 
 
 def test_default_url_is_a_sqlite_file_in_the_data_dir(tmp_path):
