@@ -22,7 +22,7 @@ from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
-from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop
+from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
@@ -209,7 +209,7 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     if p.top_p is not None:
         s["w_top_p"] = p.top_p
     s["w_max_tokens"] = p.max_tokens
-    s["w_stop"] = "\n".join(stop.replace("\n", "\\n").replace("\t", "\\t") for stop in p.stop)
+    s["w_stop"] = stop_text(p.stop)
     s["w_presence_penalty"] = p.presence_penalty
     s["w_frequency_penalty"] = p.frequency_penalty
     s["w_seed"] = p.seed
