@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -47,6 +48,7 @@ SNIPPET_CHARS = 120
 _SQLITE_BUSY_TIMEOUT_MS = 15_000  # a writer waits this long for another one instead of failing
 _MIGRATION_LOCK = 0x6E657875  # pg_advisory_xact_lock key: one migrating replica at a time
 _LIKE_ESCAPE = "\\"
+T = TypeVar("T")
 
 
 class NotFound(KeyError):
@@ -59,6 +61,34 @@ class StoreBusy(RuntimeError):
 
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer NexusChat than this one."""
+
+
+@dataclass(frozen=True)
+class BusyRetry:
+    """How a write the database was too busy for is tried again: attempts, and the waits."""
+
+    attempts: int = 3
+    first_wait_s: float = 0.5
+    factor: float = 2.0  # each wait this many times the one before
+
+    def waits(self) -> tuple[float, ...]:
+        """The pauses between attempts, in seconds (one fewer than the attempts)."""
+        return tuple(self.first_wait_s * self.factor**i for i in range(self.attempts - 1))
+
+
+BUSY_RETRY = BusyRetry()  # 3 attempts, 0.5 s and 1 s apart
+
+
+def retry_busy(write: Callable[[], T], policy: BusyRetry = BUSY_RETRY, *,
+               sleep: Callable[[float], object] = time.sleep) -> T:
+    """`write()`, tried again after each of the policy's waits while it raises StoreBusy; the
+    last attempt's StoreBusy is raised."""
+    for wait in policy.waits():
+        try:
+            return write()
+        except StoreBusy:
+            sleep(wait)
+    return write()
 
 
 @dataclass(frozen=True)
