@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components import local_provider
 from nexuschat.config import (
     PROVIDER_API,
     PROVIDER_LOCAL,
@@ -132,15 +131,6 @@ def resolved_settings() -> Settings:
                             server_address=server_address())
 
 
-def current_settings() -> Settings:
-    """Settings to send with this run; for the local provider, its server's (started if needed).
-
-    Starting shows a progress message where this is called, so pages call it, not the sidebar.
-    """
-    settings = resolved_settings()
-    return local_provider.connect(settings) if settings.is_local else settings
-
-
 def default_settings(provider: str) -> Settings:
     """What `provider` uses when the user has picked nothing (the model a switch selects)."""
     return resolve_settings({"NEXUSCHAT_PROVIDER": provider}, secrets(), os.environ,
@@ -172,13 +162,11 @@ def current_params() -> GenerationParams:
 
 
 def conversation() -> Conversation:
-    """The open conversation, carrying the system prompt currently set in the sidebar."""
+    """The open conversation, carrying the system prompt currently set in the sidebar (a read:
+    the session keeps it once `set_conversation` is given it)."""
     current: Conversation = st.session_state[CONVERSATION]
     prompt = st.session_state.get("w_system_prompt") or ""
-    if current.system_prompt != prompt:
-        current = replace(current, system_prompt=prompt)
-        st.session_state[CONVERSATION] = current
-    return current
+    return current if current.system_prompt == prompt else replace(current, system_prompt=prompt)
 
 
 def set_conversation(value: Conversation) -> None:
