@@ -8,7 +8,7 @@ from components.runtime import freeze_startup_objects
 from components.sidebar import render_sidebar
 from nexuschat.i18n import resolve_language, t, use_language
 from nexuschat.identity import OPEN
-from nexuschat.store import StoreBusy
+from nexuschat.store import StoreError
 
 # An emoji icon is drawn in the browser; a `:material/...:` favicon is fetched from Google's
 # font CDN by every visitor (a request to another host on every page load).
@@ -40,6 +40,7 @@ else:
         st.warning(t(url_problem), icon=":material/search_off:")
     try:
         navigation.run()
-    except StoreBusy:
-        st.error(t("store.busy"), icon=":material/database:")
+    except StoreError as failure:  # what the user typed or received stays in the session
+        st.error(t(persistence.failure_key(persistence.report(failure))),
+                 icon=":material/database:")
 freeze_startup_objects()  # once per process, after the first run has imported everything

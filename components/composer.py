@@ -15,11 +15,11 @@ from nexuschat.models import vision_models
 from nexuschat.params import GenerationParams, validate
 from nexuschat.rich_text import page_markdown
 from nexuschat.safe_text import plain_text
-from nexuschat.store import StoreBusy
+from nexuschat.store import StoreError
 from nexuschat.turns import Draft, blockers
 
 MAX_SWITCH_CHOICES = 3
-STORE_BUSY = "store_busy"  # bool: the last send could not be saved (the database was busy)
+STORE_FAILURE = "store_failure"  # str | None: why the last send could not be saved (a reason)
 
 
 def read_chat_input(*, disabled: bool, preset: str) -> Draft | None:
@@ -81,9 +81,9 @@ def send(draft: Draft) -> None:
     try:
         commit_user_message(state.conversation(),
                             Message("user", draft.text, images=draft.images))
-    except StoreBusy:
+    except StoreError as exc:
         st.session_state[state.DRAFT] = draft  # kept, with a Send button to try again
-        st.session_state[STORE_BUSY] = True
+        st.session_state[STORE_FAILURE] = persistence.report(exc)
         return
     st.session_state[state.DRAFT] = None
 
@@ -135,8 +135,8 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
                        + "\n".join(f"- {error_text(e.code, e.params)}"
                                    for e in draft.image_errors))
-        if st.session_state.pop(STORE_BUSY, False):
-            st.error(t("store.busy"), icon=":material/database:")
+        if reason := st.session_state.pop(STORE_FAILURE, None):
+            st.error(t(persistence.failure_key(reason)), icon=":material/database:")
         if "review" in reasons:
             st.info(t("chat.review_images"), icon=":material/image_search:")
         if "params" in reasons:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import streamlit as st
@@ -9,8 +10,9 @@ import streamlit as st
 from components import identity, state
 from nexuschat.conversation import Conversation, Message
 from nexuschat.identity import old_link_owner
-from nexuschat.store import Store, StoreBusy, retry_busy
+from nexuschat.store import Store, StoreBusy, StoreError, retry_busy
 
+_LOG = logging.getLogger("nexuschat.store")
 STORED_ID = "stored_conversation_id"  # str | None: the open conversation exists in the store
 
 
@@ -82,7 +84,9 @@ def save_message(conversation: Conversation, message: Message, *,
     if best_effort:
         try:
             store().save_message(owner(), conversation.id, message, wait=False)
-        except StoreBusy:
+        except StoreError as exc:  # the final save says what is wrong, if it still is
+            if not isinstance(exc, StoreBusy):
+                report(exc)
             return False
         return True
     retry_busy(lambda: store().save_message(owner(), conversation.id, message))
@@ -150,3 +154,15 @@ def follow_url() -> str | None:
 def is_open(conversation_id: str) -> bool:
     """Whether that conversation is the one on screen."""
     return state.conversation().id == conversation_id
+
+
+def report(failure: StoreError) -> str:
+    """Log a store failure for the deployer (a busy one is routine: not logged); its reason."""
+    if not isinstance(failure, StoreBusy):
+        _LOG.warning("the store could not save (%s): %s", failure.reason, failure)
+    return failure.reason
+
+
+def failure_key(reason: str) -> str:
+    """The i18n key that tells the user about a store failure of this reason."""
+    return "store.busy" if reason == "busy" else f"store.failed.{reason}"

@@ -287,6 +287,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # rich text (nexuschat/rich_text.py, components/clipboard.py)
         "chat.copy": "Copy as Markdown",
         "chat.copied": "Copied",
+        # the store's honest failures (nexuschat.store.StoreError; components/persistence.py)
+        "store.failed.unreachable": "The history database cannot be reached, so this step was "
+        "not saved. Nothing you typed or received is lost: try again in a moment.",
+        "store.failed.full": "The history database's disk is full, so this step was not saved. "
+        "Nothing you typed or received is lost.",
+        "store.failed.read_only": "The history database is read-only here, so this step was not "
+        "saved. Nothing you typed or received is lost.",
+        "store.failed.schema": "The history database is not in the shape this version of "
+        "NexusChat expects, so this step was not saved. Nothing you typed or received is lost; "
+        "whoever runs this app should check the database.",
+        "store.failed.unexpected": "The history database could not save this step. Nothing you "
+        "typed or received is lost.",
         # --- visitor identity and login (issue 9: components/account.py, router.py) ---
         "account.sign_in": "Sign in",
         "account.sign_out": "Sign out",
@@ -593,6 +605,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # rich text (nexuschat/rich_text.py, components/clipboard.py)
         "chat.copy": "复制为 Markdown",
         "chat.copied": "已复制",
+        # the store's honest failures (nexuschat.store.StoreError; components/persistence.py)
+        "store.failed.unreachable": "无法连接历史数据库，这一步没有保存。你输入和收到的内容都还在："
+        "请稍后再试。",
+        "store.failed.full": "历史数据库所在的磁盘已满，这一步没有保存。"
+        "你输入和收到的内容都还在。",
+        "store.failed.read_only": "这里的历史数据库是只读的，这一步没有保存。"
+        "你输入和收到的内容都还在。",
+        "store.failed.schema": "历史数据库的结构与此版本的 NexusChat 不符，这一步没有保存。"
+        "你输入和收到的内容都还在；请运行此应用的人检查数据库。",
+        "store.failed.unexpected": "历史数据库无法保存这一步。你输入和收到的内容都还在。",
         # --- visitor identity and login (issue 9: components/account.py, router.py) ---
         "account.sign_in": "登录",
         "account.sign_out": "退出登录",

@@ -55,8 +55,21 @@ class NotFound(KeyError):
     """No such conversation (or message) for this owner; someone else's counts as none."""
 
 
-class StoreBusy(RuntimeError):
-    """The database could not take the write in time (locked, or no free connection)."""
+class StoreError(RuntimeError):
+    """The database could not do what was asked; `reason` says why in one word (an i18n key's
+    last part: unreachable, full, read_only, schema, unexpected)."""
+
+    def __init__(self, detail: str, reason: str = "unexpected") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class StoreBusy(StoreError):
+    """The database could not take the write in time (locked, or no free connection): a
+    passing overload, worth retrying; every other failure is a plain StoreError."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, "busy")
 
 
 class SchemaTooNew(RuntimeError):
@@ -399,10 +412,46 @@ def _transaction(engine: sa.Engine, write: bool = False,
                 conn.execution_options(nexuschat_write=True)
             with _busy_timeout(conn, None if wait else 0), conn.begin():
                 yield conn
-    except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
-        # SQLite's write lock held past the busy timeout, or the pool exhausted: a passing
-        # overload the caller may retry, not a bug to show as a traceback.
-        raise StoreBusy(str(exc.orig if hasattr(exc, "orig") else exc)[:200]) from exc
+    except sa.exc.TimeoutError as exc:  # no free connection in the pool: a passing overload
+        raise StoreBusy(str(exc)[:200]) from exc
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InternalError,
+            sa.exc.DataError) as exc:  # not IntegrityError: callers say what a duplicate means
+        raise failure(exc) from exc
+
+
+# SQLite's result codes (sqlite3.Error.sqlite_errorcode, primary code in the low byte).
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED: another writer holds the lock
+_SQLITE_REASONS = {8: "read_only", 13: "full", 14: "unreachable", 10: "unreachable",
+                   1: "schema", 11: "schema", 26: "schema"}  # READONLY, FULL, CANTOPEN, IOERR,
+#                                                             ERROR (no such table...), CORRUPT,
+#                                                             NOTADB
+# PostgreSQL SQLSTATEs worth retrying: lock or statement timeout, serialization failure,
+# deadlock, too many connections; and classes that say why nothing else will help.
+_PG_BUSY = {"55P03", "57014", "40001", "40P01", "53300"}
+_PG_REASONS = {"53100": "full", "25006": "read_only", "42P01": "schema", "42703": "schema",
+               "08": "unreachable", "57P": "unreachable"}
+
+
+def failure(exc: sa.exc.DBAPIError) -> StoreError:
+    """A database error as what it means for the user: StoreBusy for a lock or connection-pool
+    wait (retry soon), else a StoreError with its reason (retrying will not help)."""
+    orig = exc.orig
+    detail = str(orig if orig is not None else exc).splitlines()[0][:200] if str(orig) else ""
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        primary = code & 0xFF
+        if primary in _SQLITE_BUSY:
+            return StoreBusy(detail)
+        return StoreError(detail, _SQLITE_REASONS.get(primary, "unexpected"))
+    state = str(getattr(orig, "sqlstate", "") or "")
+    if state in _PG_BUSY:
+        return StoreBusy(detail)
+    for prefix, reason in _PG_REASONS.items():
+        if state.startswith(prefix):
+            return StoreError(detail, reason)
+    if isinstance(exc, sa.exc.OperationalError) and not state:
+        return StoreError(detail, "unreachable")  # no answer at all: a connection that failed
+    return StoreError(detail)
 
 
 @contextmanager

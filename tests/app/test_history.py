@@ -148,14 +148,19 @@ def test_importing_a_plain_openai_messages_array(app, fake_api):
     app.switch_page("app_pages/conversations.py").run()
     app.file_uploader(key="import-file").set_value(
         ("messages.json", json.dumps(messages).encode(), "application/json")).run()
-    assert "Imported" in " ".join(s.value for s in app.success)
+    assert "Imported imported question. It is open on the Chat page." in " ".join(
+        s.value for s in app.success)
+    app.switch_page("app_pages/chat.py").run()
+    assert texts(app)[:2] == ["imported question", "imported answer"]
+    assert app.text_area(key="w_system_prompt").value == "sys"
 
 
 def test_a_bad_import_file_is_explained(app):
     app.switch_page("app_pages/conversations.py").run()
     app.file_uploader(key="import-file").set_value(("x.json", b"{nope", "application/json")).run()
     assert not app.exception
-    assert app.error
+    assert [e.value for e in app.error] == [
+        "The file is not JSON text (UTF-8), so it cannot be imported."]
 
 
 def test_delete_asks_first_then_removes_the_conversation(app, fake_api):

@@ -19,7 +19,10 @@ __all__ = ["KEY"]
 def browser_type_launch_args(browser_type_launch_args):
     """Debian's Chromium, never a downloaded one (`playwright install` is not used)."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+        reason = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the browser tests must run in CI: {reason}")
+        pytest.skip(reason)
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,

@@ -18,6 +18,7 @@ from nexuschat.store import (
     SchemaTooNew,
     Store,
     StoreBusy,
+    StoreError,
     conversations,
     default_database_url,
     images,
@@ -637,13 +638,14 @@ def test_retry_busy_gives_up_with_the_last_store_busy():
     assert slept == [0.25]
 
 
-def test_retry_busy_lets_any_other_error_through_at_once():
+@pytest.mark.parametrize("error", [StoreError("disk I/O error", "full"), NotFound("c1")])
+def test_retry_busy_lets_any_other_error_through_at_once(error):
     slept: list[float] = []
 
     def broken() -> None:
-        raise NotFound("c1")
+        raise error
 
-    with pytest.raises(NotFound):
+    with pytest.raises(type(error)):
         retry_busy(broken, sleep=slept.append)
     assert slept == []
 
@@ -677,3 +679,49 @@ def test_a_message_can_carry_the_conversations_settings_in_its_own_commit(store)
     again = store.load(ALICE, conv.id)
     assert (again.system_prompt, again.model, again.params) == (
         "Terse.", "qwen-vl-max", {"seed": 7})  # a message without settings leaves them
+
+
+# --- honest failures: only a lock or pool wait is "busy" ---------------------------------------
+
+
+def test_a_broken_schema_is_a_store_error_not_busy(database_url):
+    from nexuschat.store import StoreBusy, StoreError
+
+    with Store.open(database_url) as store:
+        conversation = Conversation(messages=(Message("user", "kept?"),))
+        store.create(ALICE, conversation)
+        with store._engine.begin() as conn:  # a schema bug: the table is gone
+            conn.execute(sa.text("DROP TABLE message_images"))
+            conn.execute(sa.text("DROP TABLE messages"))
+        with pytest.raises(StoreError) as caught:
+            store.add_message(ALICE, conversation.id, Message("user", "and this?"))
+        assert not isinstance(caught.value, StoreBusy)
+        assert caught.value.reason == "schema"
+
+
+def test_an_unreachable_database_is_a_store_error(tmp_path):
+    from nexuschat.store import StoreBusy, StoreError
+
+    for url in (f"sqlite:///{tmp_path / 'no-such-folder' / 'x.sqlite3'}",
+                "postgresql+psycopg://nobody:nothing@127.0.0.1:9/nexuschat"):
+        with pytest.raises(StoreError) as caught:
+            Store.open(url)
+        assert not isinstance(caught.value, StoreBusy), url
+        assert caught.value.reason == "unreachable", (url, caught.value)
+
+
+def test_a_held_write_lock_is_busy(tmp_path):
+    from nexuschat.store import StoreBusy
+
+    url = f"sqlite:///{tmp_path / 'locked.sqlite3'}"
+    with Store.open(url) as store:
+        conversation = Conversation(messages=(Message("user", "a"),))
+        store.create(ALICE, conversation)
+        holder = sa.create_engine(url)
+        with holder.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # another process holding the write lock
+            with pytest.raises(StoreBusy) as caught:
+                store.save_message(ALICE, conversation.id, conversation.messages[0], wait=False)
+            assert caught.value.reason == "busy"
+            conn.exec_driver_sql("ROLLBACK")
+        holder.dispose()
