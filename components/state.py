@@ -162,8 +162,8 @@ def current_params() -> GenerationParams:
 
 
 def conversation() -> Conversation:
-    """The open conversation, carrying the system prompt currently set in the sidebar (a read:
-    the session keeps it once `set_conversation` is given it)."""
+    """The open conversation with the sidebar's current system prompt (a read: the session's
+    copy takes the prompt when a change made from this is stored with `set_conversation`)."""
     current: Conversation = st.session_state[CONVERSATION]
     prompt = st.session_state.get("w_system_prompt") or ""
     return current if current.system_prompt == prompt else replace(current, system_prompt=prompt)
