@@ -19,6 +19,7 @@ page_style.apply()
 if (access := identity.access()) != OPEN:
     account.render_gate(access)  # NEXUSCHAT_REQUIRE_LOGIN: nothing else before signing in
 else:
+    identity.identify()  # whose conversations these are, worked out once per session
     settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
     moved = persistence.adopt_old_link()  # ?u= of an old link: once, then never again
     url_problem = persistence.follow_url()  # ?c=<id> names the open conversation

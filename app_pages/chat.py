@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, messages, state
+from components import clipboard, composer, history, local_provider, messages, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
 from nexuschat.safe_text import plain_text
 
-settings = state.current_settings()
+settings = local_provider.connect_or_explain(state.resolved_settings())
 params = state.current_params()
 overrides = st.session_state[state.OVERRIDES]
 models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]

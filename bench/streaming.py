@@ -20,7 +20,6 @@ import datetime
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report import machine, repaint_interval_s, write_section
+from nexuschat.machine import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Streaming to the screen"
@@ -311,12 +311,6 @@ def app_env(url_var: str, api_url: str, data_dir: Path) -> dict[str, str]:
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
     }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def healthy(url: str) -> bool:

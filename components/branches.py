@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from components import persistence, quota, state
@@ -11,12 +9,9 @@ from components.composer import commit_user_message
 from components.messages import limit_text
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
+from nexuschat.tree import edit_view, regenerate_view
 
 EDITING = "editing_message"  # str | None: the id of the user message being edited
-
-
-def _index(conversation: Conversation, message_id: str) -> int:
-    return next(i for i, m in enumerate(conversation.messages) if m.id == message_id)
 
 
 def _show_sibling(message_id: str) -> None:
@@ -26,8 +21,7 @@ def _show_sibling(message_id: str) -> None:
 
 
 def _regenerate(message_id: str) -> None:
-    conversation = state.conversation()
-    view = replace(conversation, messages=conversation.messages[:_index(conversation, message_id)])
+    view = regenerate_view(state.conversation(), message_id)
     state.set_conversation(view)
     if view.last is not None:
         persistence.store().set_leaf(persistence.owner(), view.id, view.last.id)
@@ -43,17 +37,13 @@ def _cancel_edit() -> None:
 
 
 def _send_edit(message_id: str, widget_key: str) -> None:
-    conversation = state.conversation()
-    index = _index(conversation, message_id)
-    original = conversation.messages[index]
     text = (st.session_state.get(widget_key) or "").strip()
-    if quota.message_limit(text, len(original.images), 0) is not None:
+    base, edited = edit_view(state.conversation(), message_id, text)
+    if quota.message_limit(text, len(edited.images), 0) is not None:
         return  # the editor stays open with the text, saying which limit (render_editor)
     st.session_state[EDITING] = None
-    if not text and not original.images:
+    if not text and not edited.images:
         return
-    base = replace(conversation, messages=conversation.messages[:index])
-    edited = Message("user", text, images=original.images, parent_id=original.parent_id)
     commit_user_message(base, edited)
     persistence.reload_view()  # the edit is a sibling of the original: show < n/n >
 

@@ -11,7 +11,7 @@ from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
-from nexuschat.turns import TurnKind, retry_kind
+from nexuschat.turns import TurnKind, redrawn_by_turn, retry_not_before, turn_for
 
 
 def render_history(conversation: Conversation, *, model: str, pending: str | None,
@@ -22,10 +22,8 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
     Stop) and then does what it says.
     """
     shown = conversation.messages
-    last = conversation.last
-    if last and last.role == "assistant" and (
-            (pending == "retry" and last.status == "error") or pending == "continue"):
-        shown = shown[:-1]  # redrawn by the turn: replaced by the retry, or continued
+    if redrawn_by_turn(conversation, turn_for(pending, conversation)):
+        shown = shown[:-1]  # the turn's bubble draws it: answered again, or continued
     if not shown and show_empty_hint:
         st.caption(t("chat.empty"))
     hidden = max(0, len(shown) - st.session_state[state.HISTORY_WINDOW])
@@ -80,9 +78,6 @@ def take_pending() -> str | None:
 
 def turn_to_run(pending: str | None, conversation: Conversation) -> TurnKind | None:
     """What to send now; a Retry first waits out the server's Retry-After."""
-    if pending != "retry":
-        return pending
-    last = conversation.last
-    live_reply.wait_for_retry_after(last.meta.error_params.get("retry_not_before")
-                                    if last and last.meta else None)
-    return retry_kind(conversation)
+    if pending == "retry":
+        live_reply.wait_for_retry_after(retry_not_before(conversation))
+    return turn_for(pending, conversation)

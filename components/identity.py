@@ -15,7 +15,7 @@ from nexuschat.store import data_dir
 VISITOR = "visitor"  # nexuschat.visitor.Visitor: this browser's identity without a login
 # str: whose conversations these are. Fixed for a session: signing in arrives in a new session
 # (the provider redirects back), and signing out forgets it (`sign_out`). Read for every store
-# call, so worked out once: st.user alone costs ~0.2 ms a read.
+# call, so worked out once (`identify`): st.user alone costs ~0.2 ms a read.
 OWNER = "owner"
 
 
@@ -67,22 +67,19 @@ def is_local() -> bool:
     return not state.deployment().hosted
 
 
-def current_visitor() -> visitor.Visitor:
+def _browser_visitor() -> visitor.Visitor:
     """This browser's visitor: from the signed cookie, else made up for this visit only
     (no cookie: AppTest, the router run without the App, or a browser refusing cookies)."""
-    known = st.session_state.get(VISITOR)
-    if known is None:
-        cookies = st.context.cookies.to_dict()
-        found = None
-        if visitor.COOKIE_NAME in cookies or visitor.SECURE_COOKIE_NAME in cookies:
-            found = visitor.visitor_from_cookies(cookies, cookie_secret())
-        known = found or visitor.Visitor(visitor.new_token(), lasting=False)
-        st.session_state[VISITOR] = known
-    return known
+    cookies = st.context.cookies.to_dict()
+    found = None
+    if visitor.COOKIE_NAME in cookies or visitor.SECURE_COOKIE_NAME in cookies:
+        found = visitor.visitor_from_cookies(cookies, cookie_secret())
+    return found or visitor.Visitor(visitor.new_token(), lasting=False)
 
 
-def owner() -> str:
-    """A login's id; else "local" on a single-user install; else this browser's visitor."""
+def identify() -> str:
+    """The router's step, before anything asks whose it is: who this session is, worked out
+    once per session and kept (the owner; a visitor without a login, its visitor too)."""
     known = st.session_state.get(OWNER)
     if known is None:
         login = login_owner()
@@ -91,8 +88,19 @@ def owner() -> str:
         elif is_local():
             known = identity.LOCAL_OWNER
         else:
-            known = identity.visitor_owner(current_visitor().token)
+            if st.session_state.get(VISITOR) is None:
+                st.session_state[VISITOR] = _browser_visitor()
+            known = identity.visitor_owner(st.session_state[VISITOR].token)
         st.session_state[OWNER] = known
+    return known
+
+
+def owner() -> str:
+    """A login's id; else "local" on a single-user install; else this browser's visitor (as
+    `identify` worked it out for this session)."""
+    known = st.session_state.get(OWNER)
+    if known is None:
+        raise RuntimeError("identity.identify() runs first: the router calls it every run")
     return known
 
 
@@ -104,7 +112,10 @@ def sign_out() -> None:
 
 def owner_lasts() -> bool:
     """Whether the current owner outlives this visit (a login, local mode, or the cookie)."""
-    return bool(login_owner()) or is_local() or current_visitor().lasting
+    if login_owner() or is_local():
+        return True
+    known: visitor.Visitor | None = st.session_state.get(VISITOR)  # as `identify` found it
+    return known is not None and known.lasting
 
 
 def require_login() -> bool:

@@ -18,7 +18,15 @@ from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
 from nexuschat.rich_text import page_markdown
 from nexuschat.streaming import ReplyAccumulator, paced
-from nexuschat.turns import LiveTurn, TurnKind, reply_is_new, request_messages, text_chars
+from nexuschat.turns import (
+    LiveTurn,
+    TurnKind,
+    failure_params,
+    reply_is_new,
+    request_messages,
+    retry_wait_s,
+    text_chars,
+)
 
 REPAINT_INTERVAL_S = 0.04  # at most 25 repaints a second, never per token (quadratic)
 SAVE_INTERVAL_S = 1.0  # a crash loses at most this much of a streaming reply
@@ -114,7 +122,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
             if not reply.complete:
                 live.fail("error.stream_incomplete")
         except ChatError as exc:
-            live.fail(exc.code, _error_params(exc))
+            live.fail(exc.code, failure_params(exc, time.time()))
         except BaseException:
             live.status = "stopped"
             raise
@@ -156,14 +164,6 @@ def _same_view(shown: Conversation, started_from: Conversation) -> bool:
             and [m.id for m in shown.messages] == [m.id for m in started_from.messages])
 
 
-def _error_params(error: ChatError) -> dict:
-    params = {k: v for k, v in error.params.items() if isinstance(v, str | int | float)}
-    if error.retry_after is not None:
-        params["retry_after"] = error.retry_after
-        params["retry_not_before"] = time.time() + error.retry_after
-    return params
-
-
 def request_retry() -> None:
     """Ask for the failed turn to run again on the next run."""
     st.session_state[state.PENDING] = "retry"
@@ -179,7 +179,7 @@ def wait_for_retry_after(not_before: float | None) -> None:
     if not not_before:
         return
     slot = st.empty()
-    while (left := not_before - time.time()) > 0:
+    while (left := retry_wait_s(not_before, time.time())) > 0:
         slot.info(t("chat.wait_retry", seconds=f"{left:.0f}"), icon=":material/hourglass:")
         time.sleep(min(left, 0.25))
     slot.empty()

@@ -45,6 +45,13 @@ def render_picker_note() -> None:
         st.warning(missing_text(found), icon=":material/download:")
 
 
+def connect_or_explain(settings: Settings) -> Settings:
+    """The chat page's step, once per run: the settings to send with. An API's are as they
+    are; the local model's point at its running server (started on first use, under a
+    progress message here), or, when it cannot run, the page says why and its run ends."""
+    return connect(settings) if settings.is_local else settings
+
+
 def connect(settings: Settings) -> Settings:
     """`settings` aimed at the running local server, starting it on first use.
 

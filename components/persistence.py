@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
@@ -12,7 +10,7 @@ import streamlit as st
 from components import identity, state
 from nexuschat.conversation import Conversation, Message
 from nexuschat.identity import old_link_owner
-from nexuschat.store import Store, StoreBusy, StoreError
+from nexuschat.store import Store, StoreBusy, StoreError, retry_busy
 
 _LOG = logging.getLogger("nexuschat.store")
 STORED_ID = "stored_conversation_id"  # str | None: the open conversation exists in the store
@@ -70,7 +68,7 @@ def add_message(conversation: Conversation, message: Message, *,
     _ensure_stored(conversation)
     settings = ({"system_prompt": conversation.system_prompt, "model": conversation.model,
                  "params": dict(conversation.params)} if with_settings else {})
-    _retrying(lambda: store().add_message(owner(), conversation.id, message, **settings))
+    retry_busy(lambda: store().add_message(owner(), conversation.id, message, **settings))
 
 
 def save_message(conversation: Conversation, message: Message, *,
@@ -91,19 +89,8 @@ def save_message(conversation: Conversation, message: Message, *,
                 report(exc)
             return False
         return True
-    _retrying(lambda: store().save_message(owner(), conversation.id, message))
+    retry_busy(lambda: store().save_message(owner(), conversation.id, message))
     return True
-
-
-def _retrying(write: Callable[[], None], attempts: int = 3) -> None:
-    for attempt in range(attempts):
-        try:
-            write()
-            return
-        except StoreBusy:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * 2**attempt)
 
 
 def open_conversation(conversation_id: str, leaf_id: str | None = None, *,

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components import local_provider
 from nexuschat.config import (
     PROVIDER_API,
     PROVIDER_LOCAL,
@@ -22,7 +21,7 @@ from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
-from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop
+from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
@@ -132,15 +131,6 @@ def resolved_settings() -> Settings:
                             server_address=server_address())
 
 
-def current_settings() -> Settings:
-    """Settings to send with this run; for the local provider, its server's (started if needed).
-
-    Starting shows a progress message where this is called, so pages call it, not the sidebar.
-    """
-    settings = resolved_settings()
-    return local_provider.connect(settings) if settings.is_local else settings
-
-
 def default_settings(provider: str) -> Settings:
     """What `provider` uses when the user has picked nothing (the model a switch selects)."""
     return resolve_settings({"NEXUSCHAT_PROVIDER": provider}, secrets(), os.environ,
@@ -172,13 +162,11 @@ def current_params() -> GenerationParams:
 
 
 def conversation() -> Conversation:
-    """The open conversation, carrying the system prompt currently set in the sidebar."""
+    """The open conversation with the sidebar's current system prompt (a read: the session's
+    copy takes the prompt when a change made from this is stored with `set_conversation`)."""
     current: Conversation = st.session_state[CONVERSATION]
     prompt = st.session_state.get("w_system_prompt") or ""
-    if current.system_prompt != prompt:
-        current = replace(current, system_prompt=prompt)
-        st.session_state[CONVERSATION] = current
-    return current
+    return current if current.system_prompt == prompt else replace(current, system_prompt=prompt)
 
 
 def set_conversation(value: Conversation) -> None:
@@ -209,7 +197,7 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     if p.top_p is not None:
         s["w_top_p"] = p.top_p
     s["w_max_tokens"] = p.max_tokens
-    s["w_stop"] = "\n".join(stop.replace("\n", "\\n").replace("\t", "\\t") for stop in p.stop)
+    s["w_stop"] = stop_text(p.stop)
     s["w_presence_penalty"] = p.presence_penalty
     s["w_frequency_penalty"] = p.frequency_penalty
     s["w_seed"] = p.seed

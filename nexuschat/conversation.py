@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -11,6 +12,8 @@ from nexuschat.images import PreparedImage, image_part
 
 # Sent in place of an image to a model that cannot read images (not shown, not stored).
 IMAGE_NOTE = "[image not shown to this model: {name}]"
+
+TITLE_CHARS = 60  # a title made from a message is cut near this many characters
 
 Role = Literal["system", "user", "assistant", "tool"]
 Status = Literal["complete", "stopped", "error"]
@@ -112,6 +115,22 @@ class Conversation:
     def last(self) -> Message | None:
         """The latest message, if any."""
         return self.messages[-1] if self.messages else None
+
+
+def make_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """A conversation title from a message: its first non-empty line, cut at a word."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def first_user_title(messages: Iterable[Message]) -> str:
+    """The title an untitled conversation gets: from its first user message with text."""
+    return next((t for m in messages if m.role == "user" and (t := make_title(m.content))), "")
 
 
 def sent_messages(messages: tuple[Message, ...]) -> list[Message]:

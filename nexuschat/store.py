@@ -15,31 +15,40 @@ tested against both databases, is easier to follow than a migration environment.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 
-from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta, new_id
+from nexuschat.conversation import (
+    Conversation,
+    ConversationTree,
+    Message,
+    ReplyMeta,
+    first_user_title,
+    make_title,
+    new_id,
+)
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import PreparedImage
 from nexuschat.limits import WINDOW_S, LimitHit, Usage, day_start
+from nexuschat.tree import branch, latest_leaf, pick_leaf
 
 DATABASE_URL_ENV = "NEXUSCHAT_DATABASE_URL"
 DATA_DIR_ENV = "NEXUSCHAT_DATA_DIR"
 SQLITE_FILENAME = "nexuschat.sqlite3"
-TITLE_CHARS = 60
 SNIPPET_CHARS = 120
 _SQLITE_BUSY_TIMEOUT_MS = 15_000  # a writer waits this long for another one instead of failing
 _MIGRATION_LOCK = 0x6E657875  # pg_advisory_xact_lock key: one migrating replica at a time
 _LIKE_ESCAPE = "\\"
+T = TypeVar("T")
 
 
 class NotFound(KeyError):
@@ -65,6 +74,34 @@ class StoreBusy(StoreError):
 
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer NexusChat than this one."""
+
+
+@dataclass(frozen=True)
+class BusyRetry:
+    """How a write the database was too busy for is tried again: attempts, and the waits."""
+
+    attempts: int = 3
+    first_wait_s: float = 0.5
+    factor: float = 2.0  # each wait this many times the one before
+
+    def waits(self) -> tuple[float, ...]:
+        """The pauses between attempts, in seconds (one fewer than the attempts)."""
+        return tuple(self.first_wait_s * self.factor**i for i in range(self.attempts - 1))
+
+
+BUSY_RETRY = BusyRetry()  # 3 attempts, 0.5 s and 1 s apart
+
+
+def retry_busy(write: Callable[[], T], policy: BusyRetry = BUSY_RETRY, *,
+               sleep: Callable[[float], object] = time.sleep) -> T:
+    """`write()`, tried again after each of the policy's waits while it raises StoreBusy; the
+    last attempt's StoreBusy is raised."""
+    for wait in policy.waits():
+        try:
+            return write()
+        except StoreBusy:
+            sleep(wait)
+    return write()
 
 
 @dataclass(frozen=True)
@@ -459,17 +496,6 @@ def meta_from_json(data: Mapping | None) -> ReplyMeta | None:
     return ReplyMeta(**values)
 
 
-def make_title(text: str, limit: int = TITLE_CHARS) -> str:
-    """A conversation title from a message: its first non-empty line, cut at a word."""
-    line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    if len(line) <= limit:
-        return line
-    cut = line[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
-
-
 def _folded(text: str) -> str:
     # Searching compares lower-cased text, lowered here rather than by SQL lower(), which
     # folds only ASCII on SQLite and depends on the server's locale on PostgreSQL.
@@ -490,10 +516,6 @@ def _snippet(text: str, word: str = "") -> str:
     return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(flat) else "")
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
     return {
         "conversation_id": conversation_id,
@@ -510,27 +532,9 @@ def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
     }
 
 
-def _first_user_title(items: Sequence[Message]) -> str:
-    return next((t for m in items if m.role == "user" and (t := make_title(m.content))), "")
-
-
-def _path(parents: Mapping[str, str | None], leaf: str | None) -> list[str]:
-    """Ids from the root down to `leaf` (a broken or cyclic parent chain stops the walk)."""
-    path: list[str] = []
-    seen: set[str] = set()
-    while leaf is not None and leaf in parents and leaf not in seen:
-        seen.add(leaf)
-        path.append(leaf)
-        leaf = parents[leaf]
-    return path[::-1]
-
-
-def _children(rows: Sequence[sa.Row]) -> dict[str | None, list[str]]:
-    """Children of each message (None: the roots), oldest first; `rows` are in seq order."""
-    out: dict[str | None, list[str]] = {}
-    for row in rows:
-        out.setdefault(row.parent_id, []).append(row.id)
-    return out
+def _links(rows: Sequence[sa.Row]) -> list[tuple[str, str | None]]:
+    """(id, parent id) of each message row; `rows` are in seq order, as the tree wants."""
+    return [(row.id, row.parent_id) for row in rows]
 
 
 # --- the store ----------------------------------------------------------------------------
@@ -652,11 +656,9 @@ class Store:
             sa.select(messages).where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.seq)
         ).all()
-        parents = {r.id: r.parent_id for r in rows}
-        leaf = next((x for x in (leaf_id, header.leaf_id) if x in parents),
-                    rows[-1].id if rows else None)
-        path = _path(parents, leaf)
-        wanted = set(parents) if whole_tree else set(path)
+        leaf = pick_leaf([r.id for r in rows], leaf_id, header.leaf_id)
+        shown = branch(_links(rows), leaf)
+        wanted = {r.id for r in rows} if whole_tree else set(shown.path)
         pictures = self._images(conn, conversation_id, wanted)
         built = {
             r.id: Message(
@@ -667,16 +669,10 @@ class Store:
             )
             for r in rows if r.id in wanted
         }
-        children = _children(rows)
-        siblings = {}
-        for mid in path:
-            group = children[parents[mid]]
-            if len(group) > 1:
-                siblings[mid] = tuple(group)
         conversation = Conversation(
-            messages=tuple(built[mid] for mid in path), system_prompt=header.system_prompt,
+            messages=tuple(built[mid] for mid in shown.path), system_prompt=header.system_prompt,
             id=header.id, title=header.title, model=header.model, params=dict(header.params),
-            created_at=header.created_at, updated_at=header.updated_at, siblings=siblings,
+            created_at=header.created_at, updated_at=header.updated_at, siblings=shown.siblings,
         )
         every = tuple(built[r.id] for r in rows) if whole_tree else ()
         return ConversationTree(conversation=conversation, messages=every, leaf_id=leaf)
@@ -735,12 +731,7 @@ class Store:
             ).all()
         if message_id not in {r.id for r in rows}:
             raise NotFound(message_id)
-        children = _children(rows)
-        seen = {message_id}
-        while children.get(message_id) and children[message_id][-1] not in seen:
-            message_id = children[message_id][-1]
-            seen.add(message_id)
-        return message_id
+        return latest_leaf(_links(rows), message_id)
 
     # --- writing ---
 
@@ -764,7 +755,7 @@ class Store:
         dangling = [m.id for m in items if m.parent_id is not None and m.parent_id not in ids]
         if dangling:
             raise ValueError(f"messages whose parent is missing: {dangling[:5]}")
-        leaf = tree.leaf_id if tree.leaf_id in ids else (ids[-1] if ids else None)
+        leaf = pick_leaf(ids, tree.leaf_id)
         conversation = tree.conversation
         with _transaction(self._engine) as conn:
             taken = conn.execute(
@@ -777,7 +768,7 @@ class Store:
 
     def _insert_conversation(self, owner: str, conversation: Conversation,
                              items: list[Message], leaf: str | None) -> None:
-        title = conversation.title or _first_user_title(items)
+        title = conversation.title or first_user_title(items)
         try:
             with _transaction(self._engine, write=True) as conn:
                 conn.execute(conversations.insert().values(
@@ -1005,7 +996,7 @@ class Store:
         uses = []
         for m in items:
             for position, img in enumerate(m.images):
-                sha = _sha256(img.data)
+                sha = img.sha256
                 blobs.setdefault(sha, img)
                 uses.append({
                     "conversation_id": conversation_id, "message_id": m.id, "position": position,

@@ -14,6 +14,7 @@ from nexuschat.conversation import (
     new_id,
     to_openai,
 )
+from nexuschat.errors import ChatError
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import ImageError, PreparedImage
 from nexuschat.limits import LimitHit
@@ -22,6 +23,8 @@ from nexuschat.params import GenerationParams, validate
 from nexuschat.streaming import ReplyAccumulator
 
 TurnKind = Literal["reply", "continue"]
+# What an action asks the next run for: a turn, or a Retry (which turn: `turn_for`).
+Pending = Literal["reply", "continue", "retry"]
 
 INTERRUPTED = "error.interrupted"  # saved while a reply streams; replaced when it ends
 
@@ -59,6 +62,13 @@ def retry_kind(conversation: Conversation) -> TurnKind:
     return "reply"
 
 
+def turn_for(pending: str | None, conversation: Conversation) -> TurnKind | None:
+    """The turn an action asks for (None: no turn); a Retry is answered as `retry_kind` says."""
+    if pending == "retry":
+        return retry_kind(conversation)
+    return pending if pending in ("reply", "continue") else None
+
+
 def can_continue(message: Message) -> bool:
     """Whether a Continue action makes sense for this reply: it was cut at the token limit
     (whatever the server called that: `length`, `max_tokens`, `MAX_TOKENS`...) or stopped."""
@@ -76,6 +86,35 @@ def reply_is_new(conversation: Conversation, kind: TurnKind) -> bool:
     if last is None or last.role != "assistant":
         return True
     return kind != "continue" and last.status != "error"
+
+
+def redrawn_by_turn(conversation: Conversation, kind: TurnKind | None) -> bool:
+    """Whether the turn about to run lands on the last message (it is continued, or a failed
+    reply is answered again): the turn's bubble draws it, so the history above leaves it out."""
+    return kind is not None and not reply_is_new(conversation, kind)
+
+
+def failure_params(error: ChatError, now: float) -> dict:
+    """What a failed reply keeps of its error: the plain values, and with the server's
+    Retry-After, when a Retry may be sent (`retry_not_before`, a time stamp)."""
+    params = {k: v for k, v in error.params.items() if isinstance(v, str | int | float)}
+    if error.retry_after is not None:
+        params["retry_after"] = error.retry_after
+        params["retry_not_before"] = now + error.retry_after
+    return params
+
+
+def retry_not_before(conversation: Conversation) -> float | None:
+    """When a Retry of the last reply may be sent, if its server said (`failure_params`)."""
+    last = conversation.last
+    value = last.meta.error_params.get("retry_not_before") if last and last.meta else None
+    # A stored reply or an imported file may hold anything there: only a time counts.
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def retry_wait_s(not_before: float | None, now: float) -> float:
+    """How much longer a Retry waits before it is sent (0: send it now)."""
+    return max(0.0, not_before - now) if not_before else 0.0
 
 
 def apply_reply(conversation: Conversation, kind: TurnKind, text: str,

@@ -152,6 +152,20 @@ def test_length_finish_offers_continue_which_extends_the_reply(app, fake_api):
     assert len(app.chat_message) == 2
 
 
+def test_a_retried_continuation_is_drawn_once(app, fake_api):
+    fake_api.script({"kind": "reply", "text": "The start", "finish_reason": "length"},
+                    {"kind": "error", "status": 500, "message": "boom"},
+                    {"kind": "reply", "text": " and the end."})
+    send(app, "long story")
+    [b for b in app.button if b.key and b.key.startswith("continue-")][0].click().run()
+    assert "server had an error" in " ".join(e.value for e in app.error)
+    [b for b in app.button if b.key and b.key.startswith("retry-")][0].click().run()
+    assert fake_api.chat_requests()[-1]["messages"][-1] == {"role": "user",
+                                                            "content": CONTINUE_PROMPT}
+    assert markdowns(app) == ["long story", "The start and the end."]  # not "The start" too
+    assert len(app.chat_message) == 2
+
+
 def test_the_reply_gets_its_controls_and_the_question_its_edit_in_the_same_run(app, fake_api):
     send(app, "first")
     send(app, "second")

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nexuschat.machine import free_port
 from tests.e2e.server import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -40,7 +41,6 @@ from tests.e2e.server import (
     STARTUP_TIMEOUT_S,
     StreamlitServer,
     app_env,
-    free_port,
     health_ok,
 )
 from tests.fake_api.server import FakeAPI, _Handler, _Reply, image_count, message_text

@@ -19,7 +19,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.server import STARTUP_TIMEOUT_S, LoggedProcess, free_port
+from nexuschat.machine import free_port
+from tests.e2e.server import STARTUP_TIMEOUT_S, LoggedProcess
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ auto-waiting `expect`, never sleeps or timing assertions.
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
+from nexuschat.machine import free_port
 from tests.e2e.conftest import KEY
 
 pytestmark = pytest.mark.e2e
@@ -211,9 +211,7 @@ def test_a_regenerated_reply_shows_its_versions_as_soon_as_it_ends(page: Page, f
 
 
 def test_an_unreachable_server_is_explained_and_the_question_kept(page: Page, fake_api):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # nothing listens there
     open_chat(page)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_test_id("stExpander").filter(has_text="Provider").locator("summary").click()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from nexuschat.local import free_port
+from nexuschat.machine import free_port
 from tests.integration.conftest import health_ok, local_servers_under, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.e2e.server import free_port
+from nexuschat.machine import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30

@@ -15,6 +15,7 @@ from nexuschat.api import (
     sse_data,
 )
 from nexuschat.config import Settings
+from nexuschat.machine import free_port
 from nexuschat.params import GenerationParams
 from nexuschat.streaming import ReplyAccumulator
 
@@ -117,9 +118,7 @@ def test_server_messages_never_echo_the_key(fake_api):
 
 
 def test_connection_refused():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again before use: nothing listens there
+    port = free_port()  # nothing listens there
     client = make_client(Settings(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY))
     with pytest.raises(ChatError) as info:
         list(ChatStream(client, build_body("m", [], GenerationParams())))

@@ -16,7 +16,13 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from nexuschat import exports
-from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta
+from nexuschat.conversation import (
+    Conversation,
+    ConversationTree,
+    Message,
+    ReplyMeta,
+    make_title,
+)
 from nexuschat.exports import (
     ImportNote,
     ImportProblem,
@@ -495,11 +501,14 @@ def test_openai_tool_calls_and_results_are_kept_as_text_in_one_reply():
     assert notes == (ImportNote("import.note.tools_as_text", {"count": 3}),)
 
 
-def test_openai_request_body_gives_the_model_and_long_titles_are_cut():
-    body = {"model": "qwen-vl-max", "messages": [{"role": "user", "content": "word " * 40}]}
+def test_openai_request_body_gives_the_model_and_long_titles_are_cut_as_chats_are():
+    question = "Compare these two approaches to caching " + "supercalifragilistic" * 3
+    body = {"model": "qwen-vl-max", "messages": [{"role": "user", "content": question}]}
     tree, _ = from_openai_messages(body)
     assert tree.conversation.model == "qwen-vl-max"
-    assert len(tree.conversation.title) == 60 and tree.conversation.title.endswith("…")
+    # The rule a new chat's title follows (at a word), not one of its own.
+    assert tree.conversation.title == make_title(question)
+    assert tree.conversation.title == "Compare these two approaches to caching…"
 
 
 @pytest.mark.parametrize(("data", "code"), [

@@ -1,10 +1,13 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nexuschat.params import (
     GenerationParams,
     as_dict,
     from_dict,
     parse_stop,
+    stop_text,
     to_request,
     validate,
 )
@@ -75,6 +78,24 @@ def test_only_set_fields_are_sent():
 
 def test_parse_stop_reads_lines_and_escapes_but_keeps_unicode():
     assert parse_stop("END\n\n  \n\\n\\nDone\n停止") == ("END", "\n\nDone", "停止")
+
+
+def test_stop_text_writes_what_parse_stop_reads():
+    assert stop_text(("END", "\n\nDone", "a\tb", "停止")) == "END\n\\n\\nDone\na\\tb\n停止"
+    assert stop_text(()) == ""
+    assert parse_stop(stop_text(("###", "\nUser:", "\t"))) == ("###", "\nUser:", "\t")
+
+
+# Sequences a text area can hold one a line: no line breaks of their own (newline and tab are
+# written as escapes), no backslashes that would read as one, something besides spaces.
+_SEQUENCE = st.text(st.characters(blacklist_categories=("Cs", "Zl", "Zp", "Cc"),
+                                  blacklist_characters="\\\x85"), min_size=1).map(
+    lambda s: s.replace(" ", "\n", 1)).filter(str.strip)
+
+
+@given(st.lists(_SEQUENCE, max_size=4).map(tuple))
+def test_stop_sequences_survive_being_shown_and_read_back(stop):
+    assert parse_stop(stop_text(stop)) == stop
 
 
 def test_round_trip_through_plain_dicts():

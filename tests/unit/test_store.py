@@ -11,21 +11,25 @@ import sqlalchemy as sa
 from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta
 from nexuschat.images import PreparedImage
 from nexuschat.store import (
+    BUSY_RETRY,
     MIGRATIONS,
+    BusyRetry,
     NotFound,
     SchemaTooNew,
     Store,
+    StoreBusy,
+    StoreError,
     conversations,
     default_database_url,
     images,
     make_engine,
-    make_title,
     message_images,
     messages,
     meta_from_json,
     meta_to_json,
     migrate,
     normalize_url,
+    retry_busy,
     schema_version,
 )
 
@@ -76,14 +80,6 @@ def test_meta_json_round_trips_exactly():
     for meta in (META, ReplyMeta(), None):
         assert meta_from_json(json.loads(json.dumps(meta_to_json(meta)))) == meta
     assert meta_from_json({"model": "x", "added_later": 1}) == ReplyMeta(model="x")
-
-
-def test_titles_come_from_the_first_line_cut_at_a_word():
-    assert make_title("\n  Hello   world \nsecond line") == "Hello world"
-    long = make_title("word " * 30)
-    assert long.endswith("…") and len(long) <= 61 and not long[:-1].endswith(" ")
-    assert make_title("这是一个很长的中文问题" * 10) == ("这是一个很长的中文问题" * 10)[:60] + "…"
-    assert make_title("") == ""
 
 
 def test_default_url_is_a_sqlite_file_in_the_data_dir(tmp_path):
@@ -604,6 +600,54 @@ def test_a_write_lock_held_too_long_is_a_store_busy_error(tmp_path, monkeypatch)
         blocker.close()
     store.add_message("local", conversation.id, Message("user", "y"))  # fine once released
     store.close()
+
+
+def test_a_busy_write_is_tried_three_times_half_a_second_then_a_second_apart():
+    assert BUSY_RETRY.attempts == 3 and BUSY_RETRY.waits() == (0.5, 1.0)
+    assert BusyRetry(attempts=4, first_wait_s=0.1, factor=3).waits() == pytest.approx(
+        (0.1, 0.3, 0.9))
+    assert BusyRetry(attempts=1).waits() == ()
+
+
+def busy_for(failures: int):
+    """A write that finds the database busy `failures` times, then returns how often it ran."""
+    calls = []
+
+    def write() -> int:
+        calls.append(1)
+        if len(calls) <= failures:
+            raise StoreBusy("database is locked")
+        return len(calls)
+
+    return write
+
+
+def test_retry_busy_waits_as_the_policy_says_and_returns_the_write_s_result():
+    slept: list[float] = []
+    assert retry_busy(busy_for(2), sleep=slept.append) == 3
+    assert slept == [0.5, 1.0]
+    slept.clear()
+    assert retry_busy(busy_for(0), sleep=slept.append) == 1 and slept == []
+
+
+def test_retry_busy_gives_up_with_the_last_store_busy():
+    slept: list[float] = []
+    write = busy_for(5)
+    with pytest.raises(StoreBusy):
+        retry_busy(write, BusyRetry(attempts=2, first_wait_s=0.25), sleep=slept.append)
+    assert slept == [0.25]
+
+
+@pytest.mark.parametrize("error", [StoreError("disk I/O error", "full"), NotFound("c1")])
+def test_retry_busy_lets_any_other_error_through_at_once(error):
+    slept: list[float] = []
+
+    def broken() -> None:
+        raise error
+
+    with pytest.raises(type(error)):
+        retry_busy(broken, sleep=slept.append)
+    assert slept == []
 
 
 def test_siblings_of_a_message_in_creation_order_and_owner_scoped(store):

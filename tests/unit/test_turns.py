@@ -5,6 +5,7 @@ import base64
 import pytest
 
 from nexuschat.conversation import Conversation, Message, ReplyMeta, to_openai
+from nexuschat.errors import ChatError
 from nexuschat.images import PreparedImage
 from nexuschat.models import capabilities
 from nexuschat.params import GenerationParams
@@ -14,8 +15,13 @@ from nexuschat.turns import (
     apply_reply,
     blockers,
     can_continue,
+    failure_params,
+    redrawn_by_turn,
     request_messages,
     retry_kind,
+    retry_not_before,
+    retry_wait_s,
+    turn_for,
 )
 
 PNG = PreparedImage(data=b"\x89PNG-bytes", mime="image/png", width=10, height=20, name="a.png",
@@ -220,3 +226,69 @@ def test_a_live_turn_settles_with_reasoning_and_a_refusal_as_content():
     live.end()
     reply = live.settle().last
     assert (reply.content, reply.reasoning, reply.meta.refusal) == ("No.", "hmm", True)
+
+
+FAILED = ReplyMeta(status="error", error_code="error.server")
+CUT = ReplyMeta(finish_reason="length")
+# A continuation that failed keeps the reply's own status; its error is shown on it.
+FAILED_CONTINUATION = ReplyMeta(finish_reason="length", error_code="error.server")
+
+
+@pytest.mark.parametrize(("pending", "last", "kind"), [
+    (None, Message("assistant", "a", meta=FAILED), None),
+    ("reply", Message("user", "q"), "reply"),
+    ("continue", Message("assistant", "a", meta=CUT), "continue"),
+    ("retry", Message("assistant", "", meta=FAILED), "reply"),  # answered again
+    ("retry", Message("assistant", "a", meta=FAILED_CONTINUATION), "continue"),
+    ("anything else", Message("user", "q"), None),
+])
+def test_the_turn_an_action_asks_for(pending, last, kind):
+    assert turn_for(pending, convo(Message("user", "q0"), last)) == kind
+
+
+@pytest.mark.parametrize(("pending", "last", "redrawn"), [
+    (None, Message("assistant", "a", meta=FAILED), False),  # no turn: drawn as it is
+    ("reply", Message("user", "q"), False),  # a new reply below the question
+    ("retry", Message("assistant", "part", meta=FAILED), True),  # replaced by the retry
+    ("continue", Message("assistant", "The start", meta=CUT), True),  # continued in place
+    # A Retry of a failed continuation continues it: drawn once, by the turn.
+    ("retry", Message("assistant", "The start", meta=FAILED_CONTINUATION), True),
+])
+def test_the_last_message_is_left_to_the_turn_that_redraws_it(pending, last, redrawn):
+    conversation = convo(Message("user", "q0"), last)
+    assert redrawn_by_turn(conversation, turn_for(pending, conversation)) is redrawn
+
+
+def test_an_empty_conversation_has_nothing_to_redraw():
+    assert not redrawn_by_turn(convo(), "reply")
+
+
+def test_a_failure_keeps_its_plain_values_and_when_a_retry_may_be_sent():
+    error = ChatError("error.rate_limited", {"status": 429, "detail": "slow", "tries": [1],
+                                             "raw": {"a": 1}}, status=429, retry_after=2.5)
+    assert failure_params(error, now=1000.0) == {
+        "status": 429, "detail": "slow", "retry_after": 2.5, "retry_not_before": 1002.5}
+    assert failure_params(ChatError("error.server", {"status": 500}), now=1000.0) == {
+        "status": 500}
+
+
+def test_a_retry_waits_until_the_time_its_failure_stored():
+    stored = failure_params(ChatError("error.rate_limited", retry_after=3), now=100.0)
+    conversation = convo(Message("user", "q"),
+                         Message("assistant", "", meta=ReplyMeta(status="error",
+                                                                 error_params=stored)))
+    not_before = retry_not_before(conversation)
+    assert not_before == 103.0
+    assert retry_wait_s(not_before, now=101.0) == 2.0
+    assert retry_wait_s(not_before, now=103.0) == 0.0
+    assert retry_wait_s(not_before, now=250.0) == 0.0  # long past: send at once
+    assert retry_wait_s(None, now=101.0) == 0.0
+
+
+@pytest.mark.parametrize("params", [{}, {"retry_not_before": "soon"},
+                                    {"retry_not_before": None}, {"retry_not_before": True}])
+def test_no_stored_time_means_no_wait(params):
+    failed = Message("assistant", "", meta=ReplyMeta(status="error", error_params=params))
+    assert retry_not_before(convo(Message("user", "q"), failed)) is None
+    assert retry_not_before(convo(Message("user", "q"))) is None
+    assert retry_not_before(convo()) is None
