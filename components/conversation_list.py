@@ -10,7 +10,7 @@ from components import persistence
 from components.notices import notice_text
 from nexuschat import exports
 from nexuschat.errors import Note
-from nexuschat.i18n import format_datetime, t
+from nexuschat.i18n import current_language, format_datetime, speaking, t
 from nexuschat.safe_text import plain_text
 from nexuschat.store import ConversationSummary
 
@@ -40,15 +40,16 @@ def _rename(conversation_id: str, widget_key: str) -> None:
 
 def _exporter(kind: str, conversation_id: str) -> Callable[[], bytes]:
     # Made when the button is drawn: Streamlit calls it later, on a click, outside this
-    # session's script run, where the session's owner cannot be read.
-    store, owner = persistence.store(), persistence.owner()
+    # session's script run, where the session's owner and language cannot be read.
+    store, owner, language = persistence.store(), persistence.owner(), current_language()
 
     def export() -> bytes:
         if kind == "json":
             tree = store.load_tree(owner, conversation_id)
             return exports.to_json(tree) if tree else b""
         conversation = store.load(owner, conversation_id)
-        return exports.to_markdown_zip(conversation) if conversation else b""
+        with speaking(language):  # the Markdown's headings and notes in the user's language
+            return exports.to_markdown_zip(conversation) if conversation else b""
 
     return export
 

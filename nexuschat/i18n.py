@@ -19,7 +19,8 @@ import math
 import os
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib.resources import files
 from types import MappingProxyType
@@ -167,6 +168,17 @@ def use_language(language: str) -> None:
 def current_language() -> str:
     """The language of this script run."""
     return _language.get()
+
+
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """The texts in `language` inside the block, as before after it: for work that runs
+    outside the session's script run (a download's data callable runs on a server thread)."""
+    token = _language.set(language if language in CATALOGUE else DEFAULT_LANGUAGE)
+    try:
+        yield
+    finally:
+        _language.reset(token)
 
 
 def has_text(key: str) -> bool:

@@ -31,6 +31,7 @@ from nexuschat.i18n import (
     placeholders,
     read_catalogue,
     resolve_language,
+    speaking,
     t,
     use_language,
 )
@@ -312,6 +313,16 @@ def test_unknown_language_falls_back_to_english(language):
     language("xx")
     assert current_language() == "en"
     assert t("nav.chat") == "Chat"
+
+
+def test_speaking_sets_the_language_for_a_block_only(language):
+    language("en")
+    with speaking("zh"):
+        assert t("nav.chat") == "聊天"
+        with speaking("xx"):  # unknown: English
+            assert t("nav.chat") == "Chat"
+        assert current_language() == "zh"
+    assert current_language() == "en"
 
 
 def test_a_missing_chinese_text_falls_back_to_english_key_by_key():
