@@ -392,6 +392,19 @@ def test_numbers_follow_the_language(language):
     assert format_number(1234567.5, 1) == "1,234,567.5"
 
 
+@pytest.mark.parametrize("language_code", LANGUAGES)
+def test_whole_numbers_are_written_as_babel_writes_them(language, language_code):
+    from babel.numbers import format_decimal
+    language(language_code)
+    numbers = [0, 1, -1, 999, 1000, -1000, 123_456_789, -(2**63), 10**20,
+               *range(-2000, 2000, 37), *(7**k for k in range(30))]
+    locale = i18n.BABEL_LOCALES[language_code]
+    assert [format_number(n) for n in numbers] == [format_decimal(n, locale=locale)
+                                                   for n in numbers]
+    assert [format_number(n, 0) for n in numbers[:9]] == [format_decimal(n, locale=locale)
+                                                          for n in numbers[:9]]
+
+
 def test_format_bytes(language):
     assert [format_bytes(n) for n in (812, 212 * 1024, 5 * 1024 * 1024, 1000 * 1024)] == [
         "812 B", "212 KB", "5.0 MB", "1,000 KB"]
