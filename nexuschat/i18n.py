@@ -231,13 +231,7 @@ def t(key: str, /, **params: object) -> str:
     if entry.__class__ is str:  # no placeholders: the common case, a lookup
         return entry if not params else _misfit(key, entry, params, "takes no parameters")
     if entry.__class__ is _Template:
-        try:
-            text = entry.format_map(params)
-        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-            return _misfit(key, entry, params, f"needs {exc}")
-        if len(params) != entry.size:
-            return _misfit(key, entry, params, "was given parameters it does not take")
-        return text
+        return _fill(key, entry, params, params, entry.size)
     if entry is None:
         return _misfit(key, None, params, "is not in the catalogue")
     return _plural(key, entry, params)
@@ -252,13 +246,19 @@ def _plural(key: str, entry: _Plural, params: dict[str, object]) -> str:
         shown = {**params, PLURAL_PARAM: _write_number(entry.language, count, None)}
     else:
         return _misfit(key, entry.forms["other"], params, f"needs a number `{PLURAL_PARAM}`")
+    return _fill(key, form, shown, params, entry.size)
+
+
+def _fill(key: str, text: str, values: dict[str, object], params: dict[str, object],
+          size: int) -> str:
+    """`text` with `values` in it, if `params` are exactly its `size` placeholders."""
     try:
-        text = form.format_map(shown)
+        filled = text.format_map(values)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        return _misfit(key, form, params, f"needs {exc}")
-    if len(params) != entry.size:
-        return _misfit(key, form, params, "was given parameters it does not take")
-    return text
+        return _misfit(key, text, params, f"needs {exc}")
+    if len(params) != size:
+        return _misfit(key, text, params, "was given parameters it does not take")
+    return filled
 
 
 _MISSING = object()
