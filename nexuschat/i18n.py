@@ -37,7 +37,6 @@ LANGUAGE_CHOICES = (AUTO, *LANGUAGES)  # what the Settings page offers
 BABEL_LOCALES = {"en": "en", "zh": "zh_Hans_CN"}  # whose number, date and plural rules apply
 PLURAL_PARAM = "count"  # the parameter that picks a plural form
 STRICT_ENV = "NEXUSCHAT_STRICT_I18N"  # set (not "" or "0"): a text that does not fit raises
-CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})  # CLDR's plural forms
 
 _log = logging.getLogger(__name__)
 # Per script run (Streamlit runs each session in its own thread), never shared between users.
