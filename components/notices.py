@@ -22,7 +22,7 @@ def error_text(code: str, params: dict) -> str:
 
 def notice_text(notice: Notice) -> str:
     """Any notice as the page says it."""
-    return describe.describe_notice(notice, literal=plain_text, now=time.time())
+    return error_text(notice.code, notice.params)
 
 
 def render_notice(notice: Notice, *, kind: str = "error", icon: str | None = None) -> None:

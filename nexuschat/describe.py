@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Mapping
 
 from nexuschat.conversation import ReplyMeta
-from nexuschat.errors import Notice
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.i18n import (
     PLURAL_PARAM,
@@ -60,12 +59,6 @@ def describe(code: str, params: Mapping[str, object], *, literal: Literal = _as_
     if PLURAL_PARAM in values:  # picks the form; unknown: the general one, shown as "?"
         values[PLURAL_PARAM] = counted if _is_number(counted) else None
     return t(code, **values)
-
-
-def describe_notice(notice: Notice, *, literal: Literal = _as_is,
-                    now: float | None = None) -> str:
-    """The text for any Notice (a Problem, ChatError, ParamError, LimitHit, Note...)."""
-    return describe(notice.code, notice.params, literal=literal, now=now)
 
 
 def error_note(meta: ReplyMeta, *, literal: Literal = _as_is,

@@ -54,13 +54,13 @@ def test_a_stored_limit_says_its_number_and_its_reset_as_of_now():
 
 def test_a_message_limit_counts_the_message():
     images = LimitHit("limit.images_per_message", 4, count=1)
-    assert d.describe_notice(images) == (
+    assert notices.notice_text(images) == (
         "This message has 1 image; this app takes at most 4 per message.")
     upload = LimitHit("limit.upload_mb", 2.5, count=3 * 1024 * 1024)
-    assert d.describe_notice(upload) == (
+    assert notices.notice_text(upload) == (
         "The attached files add up to 3.0 MB; this app takes at most 2.5 MB per message.")
     chars = LimitHit("limit.message_chars", 20_000, count=25_000)
-    assert d.describe_notice(chars).startswith(
+    assert notices.notice_text(chars).startswith(
         "This message has 25,000 characters; this app takes at most 20,000 per message.")
 
 
