@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, local_provider, messages, state
+from components import clipboard, composer, history, local_provider, notices, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
@@ -18,9 +18,8 @@ sees_images = caps.vision
 if settings.needs_key:
     st.info(t("chat.no_key_hosted" if settings.mode == "hosted" else "chat.no_key"),
             icon=":material/key:")
-elif settings.url_problem:
-    st.error(messages.error_text(settings.url_problem, {"detail": settings.url_problem_detail}),
-             icon=":material/block:")
+elif notice := settings.url_notice:
+    notices.render_notice(notice, icon=":material/block:")
 
 draft = composer.read_chat_input(disabled=not settings.can_send,
                                  preset=st.session_state["w_preset"])

@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import persistence, quota, state
 from components.composer import commit_user_message
-from components.messages import limit_text
+from components.notices import render_notice
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.tree import edit_view, regenerate_view
@@ -57,7 +57,7 @@ def render_sibling_nav(conversation: Conversation, message: Message) -> None:
     st.button("", icon=":material/chevron_left:", key=f"prev-{message.id}", type="tertiary",
               disabled=position == 0, help=t("branch.previous"),
               on_click=_show_sibling, args=(siblings[max(position - 1, 0)],))
-    st.caption(t("branch.position", index=position + 1, count=len(siblings)), width="content")
+    st.caption(t("branch.position", index=position + 1, total=len(siblings)), width="content")
     st.button("", icon=":material/chevron_right:", key=f"next-{message.id}", type="tertiary",
               disabled=position == len(siblings) - 1, help=t("branch.next"),
               on_click=_show_sibling, args=(siblings[min(position + 1, len(siblings) - 1)],))
@@ -80,8 +80,7 @@ def render_editor(message: Message) -> None:
     st.text_area(t("branch.edit_label"), value=message.content, key=key)
     text = (st.session_state.get(key) or "").strip()
     if hit := quota.message_limit(text, len(message.images), 0):
-        st.warning(limit_text(hit.code, {"limit": hit.limit, "count": hit.count}),
-                   icon=":material/speed:")
+        render_notice(hit, kind="warning", icon=":material/speed:")
     with st.container(horizontal=True, gap="small"):
         st.button(t("branch.send_edit"), key=f"send-edit-{message.id}", type="primary",
                   on_click=_send_edit, args=(message.id, key))

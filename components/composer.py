@@ -7,7 +7,8 @@ from dataclasses import replace
 import streamlit as st
 
 from components import persistence, quota, state
-from components.messages import error_text, limit_text, render_images
+from components.messages import render_images
+from components.notices import notice_text
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
@@ -133,15 +134,14 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             return
         if "images" in reasons:
             st.warning(t("chat.images_dropped", count=len(draft.image_errors)) + "\n\n"
-                       + "\n".join(f"- {error_text(e.code, e.params)}"
-                                   for e in draft.image_errors))
+                       + "\n".join(f"- {notice_text(e)}" for e in draft.image_errors))
         if reason := st.session_state.pop(STORE_FAILURE, None):
             st.error(t(persistence.failure_key(reason)), icon=":material/database:")
         if "review" in reasons:
             st.info(t("chat.review_images"), icon=":material/image_search:")
         if "params" in reasons:
             st.error(t("chat.params_invalid") + "\n\n" + "\n".join(
-                f"- {error_text(e.code, e.params)}" for e in validate(params)))
+                f"- {notice_text(e)}" for e in validate(params)))
         columns = st.columns(2)
         if "vision" in reasons:
             choices = vision_models(models, overrides)[:MAX_SWITCH_CHOICES]
@@ -167,8 +167,7 @@ def _render_limit(draft: Draft) -> None:
     """Which limit holds the message, and what can be sent now (nothing is dropped unsaid)."""
     hit = draft.limit
     assert hit is not None
-    text = limit_text(hit.code, {"limit": hit.limit, "count": hit.count,
-                                 "resets_at": hit.resets_at})
+    text = notice_text(hit)
     if draft.unread:
         text += "\n\n" + t("limit.unread", files=", ".join(plain_text(f) for f in draft.unread))
     st.warning(text, icon=":material/speed:")

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import streamlit as st
 
 from components import persistence
-from components.messages import error_text
+from components.notices import notice_text
 from nexuschat import exports
-from nexuschat.i18n import t
+from nexuschat.errors import Note
+from nexuschat.i18n import current_language, format_datetime, speaking, t
 from nexuschat.safe_text import plain_text
 from nexuschat.store import ConversationSummary
 
 CHAT_PAGE = "app_pages/chat.py"
 CONFIRM_DELETE = "confirm_delete"  # str | None: the conversation a delete dialog is asking about
-# (kind, [(i18n key, params), ...]) | None: the outcome of the last import. Translated when
-# drawn: the import runs in a callback, before the run has chosen the user's language.
+# (kind, [Notice, ...]) | None: the outcome of the last import. Worded when drawn: the
+# import runs in a callback, before the run has chosen the user's language.
 IMPORT_NOTICE = "import_notice"
 
 
@@ -40,15 +40,16 @@ def _rename(conversation_id: str, widget_key: str) -> None:
 
 def _exporter(kind: str, conversation_id: str) -> Callable[[], bytes]:
     # Made when the button is drawn: Streamlit calls it later, on a click, outside this
-    # session's script run, where the session's owner cannot be read.
-    store, owner = persistence.store(), persistence.owner()
+    # session's script run, where the session's owner and language cannot be read.
+    store, owner, language = persistence.store(), persistence.owner(), current_language()
 
     def export() -> bytes:
         if kind == "json":
             tree = store.load_tree(owner, conversation_id)
             return exports.to_json(tree) if tree else b""
         conversation = store.load(owner, conversation_id)
-        return exports.to_markdown_zip(conversation) if conversation else b""
+        with speaking(language):  # the Markdown's headings and notes in the user's language
+            return exports.to_markdown_zip(conversation) if conversation else b""
 
     return export
 
@@ -90,8 +91,8 @@ def render_list(summaries: list[ConversationSummary], query: str) -> None:
                 if st.button(title, key=f"open-{summary.id}", type="tertiary",
                              on_click=_open, args=(summary.id,)):
                     st.switch_page(CHAT_PAGE)
-                updated = dt.datetime.fromtimestamp(summary.updated_at).strftime("%Y-%m-%d %H:%M")
-                st.caption(t("conversations.meta", updated=updated, count=summary.message_count))
+                st.caption(t("conversations.meta", updated=format_datetime(summary.updated_at),
+                             count=summary.message_count))
                 if query and summary.snippet:
                     st.caption(plain_text(summary.snippet))
             with actions:
@@ -129,11 +130,11 @@ def _import(widget_key: str) -> None:
     try:
         tree, notes = exports.read_any(upload.getvalue())
     except exports.ImportProblem as problem:
-        st.session_state[IMPORT_NOTICE] = ("error", [(problem.code, problem.params)])
+        st.session_state[IMPORT_NOTICE] = ("error", [problem])
         return
     conversation_id = persistence.store().create_from_tree(persistence.owner(), tree)
     persistence.open_conversation(conversation_id)
-    imported = ("conversations.imported", {"title": tree.conversation.title or ""})
+    imported = Note("conversations.imported", {"title": tree.conversation.title or ""})
     st.session_state[IMPORT_NOTICE] = ("success", [imported, *notes])
 
 
@@ -144,9 +145,9 @@ def render_import() -> None:
                          on_change=_import, args=("import-file",))
     notice = st.session_state.pop(IMPORT_NOTICE, None)
     if notice:
-        kind, ((code, params), *notes) = notice
+        kind, (outcome, *notes) = notice
         # Titles, URLs, part types and file names all come from the imported file.
-        text = error_text(code, params)
+        text = notice_text(outcome)
         if notes:
-            text += "\n\n" + "\n".join(f"- {error_text(note, values)}" for note, values in notes)
+            text += "\n\n" + "\n".join(f"- {notice_text(note)}" for note in notes)
         (st.success if kind == "success" else st.error)(text)

@@ -13,7 +13,7 @@ from components.messages import AVATARS, CURSOR, render_content, render_reasonin
 from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
-from nexuschat.i18n import t
+from nexuschat.i18n import format_number, t
 from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
 from nexuschat.rich_text import page_markdown
@@ -180,6 +180,6 @@ def wait_for_retry_after(not_before: float | None) -> None:
         return
     slot = st.empty()
     while (left := retry_wait_s(not_before, time.time())) > 0:
-        slot.info(t("chat.wait_retry", seconds=f"{left:.0f}"), icon=":material/hourglass:")
+        slot.info(t("chat.wait_retry", seconds=format_number(left, 0)), icon=":material/hourglass:")
         time.sleep(min(left, 0.25))
     slot.empty()

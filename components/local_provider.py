@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from components.notices import render_notice
 from nexuschat.config import Settings
 from nexuschat.i18n import t
 from nexuschat.local import (
@@ -15,7 +16,6 @@ from nexuschat.local import (
     LocalSetup,
     find_setup,
 )
-from nexuschat.safe_text import plain_text
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda server: server.stop())
@@ -65,14 +65,12 @@ def connect(settings: Settings) -> Settings:
     server = _shared_server(found.model_path)
     if not server.ready:
         with st.status(t("local.starting"), expanded=False) as status:
-            st.caption(t("local.starting_detail", threads=server.threads))
+            st.caption(t("local.starting_detail", count=server.threads))
             try:
                 server.ensure_ready()  # (re)starts it for everyone if it is down
             except LocalServerError as exc:
                 status.update(label=t("local.failed"), state="error", expanded=True)
-                # the server's own output: literal, like every text from outside
-                st.error(t(exc.code, **{"code": "", "detail": "", "seconds": "",
-                                        **{k: plain_text(str(v)) for k, v in exc.params.items()}}))
+                render_notice(exc)  # the server's own output is shown literally
                 st.stop()  # the next run tries again: one start for all who ask then
             status.update(label=t("local.ready"), state="complete")
     return replace(settings, base_url=server.base_url, api_key="")

@@ -9,9 +9,9 @@ from contextlib import nullcontext
 import streamlit as st
 
 from components import state
+from nexuschat import describe
 from nexuschat.conversation import Message, ReplyMeta
-from nexuschat.gateway import normalize_finish_reason
-from nexuschat.i18n import format_bytes, format_wait, t
+from nexuschat.i18n import format_bytes, format_number, t
 from nexuschat.images import PreparedImage, estimate_tokens, thumbnail
 from nexuschat.rich_text import page_markdown
 from nexuschat.safe_text import plain_text
@@ -42,13 +42,13 @@ def _thumbnail(digest: str, _data: bytes) -> bytes:
 
 
 def image_caption(image: PreparedImage, model: str) -> str:
-    """"1568×1176 · 212 KB · ~2459 tokens", plus the original size when it changed."""
+    """"1568×1176 · 212 KB · ~2,459 tokens", plus the original size when it changed."""
     caption = t(
         "chat.image_caption",
         width=image.width,
         height=image.height,
         size=format_bytes(image.size_bytes),
-        tokens=f"{estimate_tokens(image.width, image.height, model):,}",
+        count=estimate_tokens(image.width, image.height, model),
     )
     if (image.width, image.height) != (image.source_width, image.source_height):
         caption += " · " + t(
@@ -63,67 +63,19 @@ def image_caption(image: PreparedImage, model: str) -> str:
 def meta_line(meta: ReplyMeta) -> str:
     """Model, usage and timings in one line."""
     parts = [t("meta.model", model=plain_text(meta.model))] if meta.model else []
-    if meta.has_usage:
-        parts.append(
-            t(
-                "meta.usage",
-                prompt=_count(meta.prompt_tokens),
-                completion=_count(meta.completion_tokens),
-                total=_count(meta.total_tokens),
-            )
-        )
-    else:
-        parts.append(t("meta.usage_unknown"))
-    if meta.reasoning_tokens is not None:
-        parts.append(t("meta.reasoning_tokens", count=_count(meta.reasoning_tokens)))
+    parts.append(describe.usage_note(meta))
+    if reasoning := describe.reasoning_note(meta):
+        parts.append(reasoning)
     if meta.ttft_s is not None:
-        parts.append(t("meta.ttft", seconds=f"{meta.ttft_s:.2f}"))
+        parts.append(t("meta.ttft", seconds=format_number(meta.ttft_s, 2)))
     if meta.tokens_per_s is not None:
-        parts.append(t("meta.speed", rate=f"{meta.tokens_per_s:.0f}"))
+        parts.append(t("meta.speed", rate=format_number(meta.tokens_per_s, 0)))
     return " · ".join(parts)
 
 
 def finish_note(meta: ReplyMeta) -> str | None:
-    """Why the reply ended, when that is worth saying (anything but a normal stop), in
-    OpenAI's words whatever the server's were (`end_turn` is a normal stop)."""
-    if meta.status == "stopped":
-        return t("meta.stopped")
-    reason = normalize_finish_reason(meta.finish_reason)
-    if reason in (None, "stop"):
-        return None
-    if reason in ("length", "content_filter", "tool_calls"):
-        return t(f"meta.finish.{reason}")
-    return t("meta.finish.other", reason=plain_text(reason))
-
-
-def limit_text(code: str, params: dict) -> str:
-    """Which limit of the deploy was met, its number, and when it resets."""
-    limit, count = params.get("limit"), params.get("count")
-    resets_at = params.get("resets_at")
-    when = ""
-    if resets_at:
-        wait = float(resets_at) - time.time()
-        when = t("limit.resets_in", wait=format_wait(wait)) if wait > 0 else t("limit.reset_now")
-    upload = code == "limit.upload_mb"
-    return t(code, when=when,
-             limit=f"{limit:g}" if upload and limit is not None else _count(limit),
-             count=format_bytes(int(count)) if upload and count is not None else _count(count))
-
-
-def error_text(code: str, params: dict) -> str:
-    """The user's-language text for a ChatError or stored error code.
-
-    Every text parameter comes from outside (a server's message, a host, a file name): each is
-    made literal here, once for every caller.
-    """
-    if code.startswith("limit."):
-        return limit_text(code, params)
-    params = {k: plain_text(v) if isinstance(v, str) else v for k, v in params.items()}
-    if code == "error.rate_limited":
-        wait = params.get("retry_after")
-        params["wait"] = (t("error.rate_limited_wait", seconds=f"{wait:.0f}") if wait
-                          else t("error.rate_limited_nowait"))
-    return t(code, **{"message": "", "status": "", "host": "", "detail": "", **params})
+    """Why the reply ended, when that is worth saying (nexuschat.describe words it)."""
+    return describe.finish_note(meta, literal=plain_text)
 
 
 def render_message(
@@ -176,9 +128,9 @@ def render_reasoning(reasoning: str, seconds: float | None, *, live: bool = Fals
         with st.expander(t("chat.thinking_live"), expanded=True, type="compact", icon="spinner"):
             st.markdown(page_markdown(reasoning + CURSOR))
         return
-    chars = f"{len(reasoning):,}"
-    label = (t("chat.thought_for", seconds=f"{seconds:.1f}", chars=chars) if seconds is not None
-             else t("chat.thought", chars=chars))
+    chars = len(reasoning)
+    label = (t("chat.thought_for", seconds=format_number(seconds, 1), count=chars)
+             if seconds is not None else t("chat.thought", count=chars))
     with st.expander(label, expanded=False, type="compact", icon=":material/psychology:"):
         st.markdown(page_markdown(reasoning))
 
@@ -199,8 +151,8 @@ def render_reply_footer(message: Message) -> None:
     assert meta is not None
     if meta.skipped_parts:
         st.caption(t("chat.parts_skipped", types=plain_text(", ".join(meta.skipped_parts))))
-    if meta.error_code:
-        st.error(error_text(meta.error_code, meta.error_params), icon=":material/error:")
+    if failure := describe.error_note(meta, literal=plain_text, now=time.time()):
+        st.error(failure, icon=":material/error:")
     elif note := finish_note(meta):
         st.warning(note, icon=":material/info:")
     st.caption(meta_line(meta))
@@ -224,10 +176,6 @@ def render_reply_actions(
                   icon=":material/play_arrow:")
 
 
-def _count(value: float | None) -> str:
-    return "?" if value is None else f"{value:,.0f}"
-
-
 def _show_earlier() -> None:
     st.session_state[state.HISTORY_WINDOW] += state.HISTORY_STEP
 
@@ -235,5 +183,5 @@ def _show_earlier() -> None:
 def render_show_earlier(hidden: int) -> None:
     """A control to draw older messages; only the latest ones are drawn on each rerun."""
     if hidden > 0:
-        st.button(t("chat.show_earlier", count=hidden), key="show-earlier", type="tertiary",
-                  icon=":material/expand_less:", on_click=_show_earlier)
+        st.button(t("chat.show_earlier", hidden=format_number(hidden)), key="show-earlier",
+                  type="tertiary", icon=":material/expand_less:", on_click=_show_earlier)

@@ -163,6 +163,11 @@ def report(failure: StoreError) -> str:
     return failure.reason
 
 
+_FAILURE_TEXTS = {"busy": "store.busy", "unreachable": "store.failed.unreachable",
+                  "full": "store.failed.full", "read_only": "store.failed.read_only",
+                  "schema": "store.failed.schema", "unexpected": "store.failed.unexpected"}
+
+
 def failure_key(reason: str) -> str:
     """The i18n key that tells the user about a store failure of this reason."""
-    return "store.busy" if reason == "busy" else f"store.failed.{reason}"
+    return _FAILURE_TEXTS.get(reason, "store.failed.unexpected")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import quota, state
-from components.messages import error_text
+from components.notices import render_notice
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
@@ -46,7 +46,7 @@ def render_generation() -> GenerationParams:
                       help=t("settings.max_tokens_help"))
     settings = state.resolved_settings()
     if (ceiling := quota.sent_params(settings, GenerationParams()).max_tokens) is not None:
-        left.caption(t("settings.max_tokens_cap", limit=f"{ceiling:,}"))
+        left.caption(t("settings.max_tokens_cap", count=ceiling))
     right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
                        max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
     left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",
@@ -58,7 +58,7 @@ def render_generation() -> GenerationParams:
 
     params = state.current_params()
     for error in validate(params):
-        st.error(error_text(error.code, error.params), icon=":material/error:")
+        render_notice(error, icon=":material/error:")
     control = capabilities(settings.model, st.session_state[state.OVERRIDES]).thinking
     sent = [*to_request(params), *thinking_request(params, control)]  # switched in the sidebar
     st.caption(t("settings.sent_fields", fields=", ".join(sent)) if sent

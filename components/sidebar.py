@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import account, local_provider, persistence, state, thinking
 from components.client import client_for, key_digest
-from components.messages import error_text
+from components.notices import notice_text, render_notice
 from nexuschat.api import ChatError, list_models
 from nexuschat.config import (
     ANY_PUBLIC_HTTPS,
@@ -17,6 +17,7 @@ from nexuschat.config import (
     Deployment,
     Settings,
 )
+from nexuschat.errors import Note
 from nexuschat.i18n import t
 from nexuschat.local import LOCAL_MODEL
 from nexuschat.models import CURATED_MODELS, capabilities, merge_model_lists
@@ -27,13 +28,13 @@ MODELS_TTL_S = 300
 
 @st.cache_data(ttl=MODELS_TTL_S, show_spinner=False, max_entries=256)
 def _cached_models(base_url: str, digest: str, nonce: int,
-                   _settings: Settings) -> tuple[list[str], dict | None]:
+                   _settings: Settings) -> tuple[list[str], Note | None]:
     # Keyed by URL and a hash of the key, never the key itself; failures are cached too, so a
     # down server costs one timeout per TTL instead of one per rerun.
     try:
         return list_models(client_for(_settings)), None
     except ChatError as exc:
-        return [], {"code": exc.code, "params": exc.params}
+        return [], Note(exc.code, dict(exc.params))
 
 
 def available_models(settings: Settings) -> tuple[list[str], str | None]:
@@ -45,7 +46,7 @@ def available_models(settings: Settings) -> tuple[list[str], str | None]:
     nonce = st.session_state[state.MODELS_NONCE]
     listed, failure = _cached_models(settings.base_url, key_digest(settings), nonce, settings)
     if failure or not listed:
-        reason = error_text(failure["code"], failure["params"]) if failure else "—"
+        reason = notice_text(failure) if failure else "—"
         return list(CURATED_MODELS), t("sidebar.models_fallback", reason=reason)
     return listed, None
 
@@ -169,9 +170,8 @@ def _render_hosted_fields(settings: Settings, deployment: Deployment) -> None:
     if editable:
         st.text_input(t("sidebar.base_url"), key="w_base_url", placeholder=deployment.base_url,
                       on_change=_use_api, args=("w_base_url",))
-        if settings.url_problem:
-            st.error(error_text(settings.url_problem, {"detail": settings.url_problem_detail}),
-                     icon=":material/block:")
+        if notice := settings.url_notice:
+            render_notice(notice, icon=":material/block:")
         listed = [url for url in deployment.allowed_base_urls if url != ANY_PUBLIC_HTTPS]
         st.caption(t("sidebar.base_url_any") if ANY_PUBLIC_HTTPS in deployment.allowed_base_urls
                    else t("sidebar.base_url_allowed", urls=plain_text(", ".join(listed))))

@@ -35,8 +35,8 @@ def make_client(settings: Settings) -> openai.OpenAI:
     On a hosted deploy every connection goes through the network guard (nexuschat.netguard),
     and settings whose base URL the deploy refuses build no client at all.
     """
-    if settings.url_problem:
-        raise ChatError(settings.url_problem, {"detail": settings.url_problem_detail})
+    if notice := settings.url_notice:
+        raise ChatError(notice.code, dict(notice.params))
     try:
         http_client = None
         if settings.network is not None:

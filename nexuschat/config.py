@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from nexuschat.errors import Note
 from nexuschat.local import LOCAL_MODEL
 from nexuschat.netguard import (
     NetworkPolicy,
@@ -81,6 +82,12 @@ class Settings:
     def can_send(self) -> bool:
         """Whether a request may be sent with these settings."""
         return not self.needs_key and not self.url_problem
+
+    @property
+    def url_notice(self) -> Note | None:
+        """Why the base URL is refused, as a notice to show; None when it is not."""
+        return Note(self.url_problem, {"detail": self.url_problem_detail}) \
+            if self.url_problem else None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import time
 import unicodedata
 import zipfile
 from dataclasses import asdict, replace
-from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from PIL import Image
@@ -25,9 +24,10 @@ from nexuschat.conversation import (
     first_user_title,
     new_id,
 )
-from nexuschat.errors import Problem
+from nexuschat.describe import error_note, finish_note, reasoning_note, usage_note
+from nexuschat.errors import Note, Problem
 from nexuschat.gateway import normalize_finish_reason, read_delta
-from nexuschat.i18n import CATALOGUE, DEFAULT_LANGUAGE, t
+from nexuschat.i18n import format_number, t
 from nexuschat.images import ImageError, PreparedImage, Preset, content_address, prepare_image
 from nexuschat.tree import branch
 
@@ -51,11 +51,8 @@ class ImportProblem(Problem):
     """A file that cannot be imported."""
 
 
-class ImportNote(NamedTuple):
+class ImportNote(Note):
     """Something an import left out or changed; `code` is an i18n key, `params` fill it."""
-
-    code: str
-    params: dict
 
 
 # ---------------------------------------------------------------- lossless JSON
@@ -434,7 +431,7 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
                 paths[sha] = f"images/{len(files) + 1}-{stem}.{_EXTENSIONS.get(img.mime, 'img')}"
                 files.append((paths[sha], img.data))
             out += [f"![{_md_escape(img.name)}]({paths[sha]})", ""]
-        footer = _footer(m.meta)
+        footer = _footer(m.meta, m.created_at)
         if footer:
             out += [f"*{_md_escape(footer)}*", ""]
     markdown = ("\n".join(out).rstrip("\n") + "\n").encode("utf-8")
@@ -449,33 +446,31 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
 def _reasoning_quote(reasoning: str, meta: ReplyMeta | None) -> list[str]:
     """The model's reasoning as a block quote above its answer, under a "Thinking" line."""
     seconds = meta.reasoning_s if meta is not None else None
-    head = (t("export.md.thinking_for", seconds=f"{seconds:.1f}") if seconds is not None
+    head = (t("export.md.thinking_for", seconds=format_number(seconds, 1)) if seconds is not None
             else t("export.md.thinking"))
     lines = [f"> *{_md_escape(head)}*", ">"]
     lines += [f"> {line}" if line else ">" for line in reasoning.strip("\n").split("\n")]
     return [*lines, ""]
 
 
-def _footer(meta: ReplyMeta | None) -> str:
+def _footer(meta: ReplyMeta | None, at: float) -> str:
+    """The reply's facts in the page's words. A limit's reset is told as of the reply (`at`):
+    what the page said then, and the same bytes whenever the file is made."""
     if meta is None:
         return ""
     parts = [_one_line(meta.model)] if meta.model else []
-    if meta.finish_reason:
+    if note := finish_note(meta):
+        parts.append(note)
+    elif meta.finish_reason:
         parts.append(t("export.md.finish", reason=meta.finish_reason))
     if meta.refusal:
         parts.append(t("export.md.refusal"))
     if meta.has_usage:
-        parts.append(t("meta.usage", prompt=_count(meta.prompt_tokens),
-                       completion=_count(meta.completion_tokens), total=_count(meta.total_tokens)))
-    if meta.reasoning_tokens is not None:
-        parts.append(t("meta.reasoning_tokens", count=_count(meta.reasoning_tokens)))
-    if meta.status == "stopped":
-        parts.append(t("export.md.stopped"))
-    elif meta.status == "error":
-        code = meta.error_code or "error.unexpected"
-        known = code in CATALOGUE[DEFAULT_LANGUAGE]
-        message = t(code, **meta.error_params) if known else code
-        parts.append(t("meta.interrupted", message=_one_line(message)))
+        parts.append(usage_note(meta))
+    if reasoning := reasoning_note(meta):
+        parts.append(reasoning)
+    if failure := error_note(meta, now=at):
+        parts.append(t("meta.interrupted", message=_one_line(failure)))
     return " · ".join(parts)
 
 
@@ -608,10 +603,6 @@ def _is_time(v: object) -> bool:
 
 def _join(*texts: str) -> str:
     return "\n\n".join(s for s in texts if s)
-
-
-def _count(value: int | None) -> str:
-    return "?" if value is None else str(value)
 
 
 def _one_line(text: str) -> str:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from nexuschat.errors import Notice
 from nexuschat.params import GenerationParams
 
 WINDOW_S = 60.0  # requests per minute: a sliding minute
@@ -82,13 +83,20 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class LimitHit:
+class LimitHit(Notice):
     """A limit that holds a request back: which (an i18n key), its number, when it resets."""
 
     code: str
     limit: float
     resets_at: float | None = None  # epoch seconds; None: when one of the owner's replies ends
     count: float | None = None  # how much the message has, for the per-message limits
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Its numbers, as a Notice's parameters (the ones it has)."""
+        return {name: value for name, value in (("limit", self.limit), ("count", self.count),
+                                                ("resets_at", self.resets_at))
+                if value is not None}
 
     def wait_s(self, now: float) -> float | None:
         """Seconds until it resets (None: not at a known time)."""

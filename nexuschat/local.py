@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nexuschat.errors import Notice
 from nexuschat.machine import cpu_cores, free_port
 
 LOCAL_MODEL = "smollm2-135m-instruct"  # the id the server answers to (--model_alias)
@@ -95,7 +96,7 @@ def server_args(model_path: str, port: int, threads: int) -> list[str]:
 
 
 @dataclass
-class LocalServerError(Exception):
+class LocalServerError(Notice, Exception):
     """The local server could not start; `code` is an i18n key."""
 
     code: str

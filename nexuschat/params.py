@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+from nexuschat.errors import Notice
 from nexuschat.models import Thinking
 
 MAX_STOP_SEQUENCES = 4
@@ -35,7 +36,7 @@ THINKING_FIELDS = ("thinking", "thinking_budget")
 
 
 @dataclass(frozen=True)
-class ParamError:
+class ParamError(Notice):
     """One invalid field; `code` is an i18n key and `params` fill it."""
 
     field: str
@@ -65,7 +66,7 @@ def validate(p: GenerationParams) -> list[ParamError]:
     ):
         bad("max_tokens", "params.error.positive_int")
     if len(p.stop) > MAX_STOP_SEQUENCES:
-        bad("stop", "params.error.too_many_stops", limit=MAX_STOP_SEQUENCES)
+        bad("stop", "params.error.too_many_stops", count=MAX_STOP_SEQUENCES)
     if any(not s for s in p.stop):
         bad("stop", "params.error.empty_stop")
     for name in ("presence_penalty", "frequency_penalty"):
@@ -79,7 +80,7 @@ def validate(p: GenerationParams) -> list[ParamError]:
     ):
         bad("seed", "params.error.seed")
     if p.user is not None and len(p.user) > MAX_USER_CHARS:
-        bad("user", "params.error.user_too_long", limit=MAX_USER_CHARS)
+        bad("user", "params.error.user_too_long", count=MAX_USER_CHARS)
     if p.thinking_budget is not None and not (
         isinstance(p.thinking_budget, int) and not isinstance(p.thinking_budget, bool)
         and p.thinking_budget >= 1

@@ -9,6 +9,10 @@ import pytest
 
 from tests.fake_api import DEFAULT_MODELS, FakeAPI
 
+# A text whose key or placeholders do not fit raises under tests instead of being logged
+# (nexuschat.i18n): set before any test runs, so app servers started by tests inherit it.
+os.environ["NEXUSCHAT_STRICT_I18N"] = "1"
+
 
 @pytest.fixture(scope="session")
 def fake_api_server():

@@ -157,7 +157,7 @@ def test_a_limit_met_by_a_regenerate_shows_on_the_reply_with_retry(fake_api, db_
     send(at, "only one a minute")
     next(b for b in at.button if b.key and b.key.startswith("regenerate-")).click().run()
     errors = " ".join(e.value for e in at.error)
-    assert "You have sent 1 requests in the last minute" in errors and "resets in" in errors
+    assert "You have sent 1 request in the last minute" in errors and "resets in" in errors
     assert [b for b in at.button if b.key and b.key.startswith("retry-")]
     assert len(fake_api.chat_requests()) == 1
     assert time.time()  # (the reset time is in the message; no clock is asserted)

@@ -45,6 +45,7 @@ def app_env(base_url: str, data_dir: Path) -> dict[str, str]:
     env["NEXUSCHAT_API_KEY"] = KEY
     env["NEXUSCHAT_PROVIDER"] = "api"  # the fake API, never the bundled local model
     env["NEXUSCHAT_DATA_DIR"] = str(data_dir)  # history in a temp dir, never the user's own
+    env["NEXUSCHAT_STRICT_I18N"] = "1"  # a text that does not fit fails loudly (nexuschat.i18n)
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"  # loopback never via a proxy
     return env
 

@@ -43,7 +43,11 @@ def test_maths_prices_tables_and_copy(page: Page, fake_api):
     expect(answer).to_contain_text("Tickets cost $5 and $10.")
     expect(answer.locator(".katex")).to_have_count(2)  # inline and display, rendered by KaTeX
     expect(answer.locator(".katex-display")).to_have_count(1)
-    expect(answer).not_to_contain_text("\\(")  # no literal delimiters left in the prose
+    expect(answer).to_contain_text("total tokens")  # the reply has ended: all of it is drawn
+    # No literal delimiters left in the prose (the code block keeps its own, checked below).
+    prose = answer.locator("p", has_text="The identity")
+    expect(prose).to_contain_text("holds, and")
+    expect(prose).not_to_contain_text("\\(")
     expect(answer.locator("code")).to_contain_text("print('\\\\(not maths\\\\)')")
 
     table = answer.locator("table")

@@ -74,8 +74,9 @@ def sample_tree() -> ConversationTree:
                  created_at=T0 + 4)
     a3 = Message("assistant", "", id="a3", parent_id="u2", created_at=T0 + 5,
                  earlier_attempts=("first try", "第二次"),
+                 # What the app stores for a 429 (components/live_reply.py `_error_params`).
                  meta=ReplyMeta(model="qwen-vl", status="error", error_code="error.rate_limited",
-                                error_params={"wait": "Wait a moment, then retry.",
+                                error_params={"status": 429, "message": "Slow down *now*",
                                               "retry_after": 3, "retry_not_before": T0 + 8.5}))
     messages = (u1, a1, a2, u2, a3)
     conv = Conversation(
@@ -569,8 +570,9 @@ def test_markdown_zip_holds_the_shown_path_and_its_images():
     # The reasoning, quoted above its answer (code kept), which follows it unquoted.
     assert ("> *Thinking (0.2 s)*\n>\n> 用户想知道颜色。\n>\n> ```\n> red = (220, 20, 30)\n"
             "> ```\n\n一张红色的图片。") in md
-    assert "*qwen-vl · Interrupted: Rate limited (429). Wait a moment, then retry.*" in md
-    assert md.endswith("retry.*\n")
+    assert ("*qwen-vl · Interrupted: Rate limited (429). The server asks to wait 3 s before "
+            "retrying.*") in md
+    assert md.endswith("retrying.*\n")
 
 
 def test_markdown_zip_is_deterministic_and_portable():
@@ -599,7 +601,7 @@ def test_markdown_zip_names_are_safe_and_unique():
     md = files["conversation.md"].decode()
     assert md.startswith("# Untitled conversation\n\n### User\n\nlook\n")
     assert "![Ærøskøbing café \\[1\\].png](images/2-cat.png)" in md
-    assert "ok *fine*\n\n*m\\_1 · stopped by you*" in md
+    assert "ok *fine*\n\n*m\\_1 · Stopped by you; the partial reply is kept.*" in md
 
 
 # ---------------------------------------------------------------- file names
