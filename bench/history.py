@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="nexuschat-bench-history-") as tmp:
         clean_environment(Path(tmp) / "data")
-        from tests.fake_api import FakeAPI
+        from testbed.fake_api import FakeAPI
 
         with FakeAPI() as fake:
             return measure(Path(tmp), fake, repeat, args)

@@ -3,7 +3,7 @@
 Twenty sessions at once, each doing five turns with a small image, against one `streamlit run`
 of the app in hosted mode (every session its own owner) and the fake API. The fake answers each
 question ("session 7 turn 3") with its echo and 200 more tokens at 100 tokens/s, so the streams
-overlap, and stamps when each token left it (tests/e2e/concurrency.py, shared with the 5-session
+overlap, and stamps when each token left it (testbed/sessions.py, shared with the 5-session
 correctness test tests/e2e/test_concurrent_sessions.py).
 
 The sessions are driven two ways, one after the other on the same server:
@@ -13,7 +13,7 @@ The sessions are driven two ways, one after the other on the same server:
   in Chromium, so with them the timings mostly measure Chromium's share of the CPU. The latency
   goal is judged on these;
 - real pages: one headless Chromium, twenty browser contexts, driven with Playwright's async API
-  (tests/e2e/concurrency.py), checked for the same errors and cross-talk, timed for reference.
+  (testbed/sessions.py), checked for the same errors and cross-talk, timed for reference.
 
 Measured in the same run, one session alone doing the same turns (the baseline) each way. For
 every run: errors (an exception or error box, a page error, a reply missing) and cross-talk (a
@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.ws_sessions import LOOP_LAG_MS, drive_ws
-from tests.e2e.concurrency import (
+from testbed.sessions import (
     HostedStreamlitServer,
     LoadFakeAPI,
     LoadPlan,
@@ -443,7 +443,7 @@ def section(phases: list[Phase], table: list[str], goals: list[str], ok: bool,
         "(\"session 7 turn 3\") with a 320×240 PNG attached through the chat input, Enter, "
         "and a wait for the stored reply (its footer). All sessions load the chat first, then "
         "start together. The fake API "
-        "(`tests/fake_api` with the handler in `tests/e2e/concurrency.py`) answers each question "
+        "(`testbed/fake_api` with the handler in `testbed/sessions.py`) answers each question "
         f"with its echo and {pad} more tokens at {TOKENS_PER_SECOND:g} tokens/s, one word per "
         "chunk, so the streams overlap; it stamps each token as it flushes it. The sessions "
         "are driven twice, on the same server: as **Streamlit websocket clients** "

@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
 def fake_api_process() -> Iterator:
     """The fake API in a process of its own (its pacing does not compete for this GIL),
     driven through its control endpoints."""
-    from tests.fake_api import FakeAPIControl
+    from testbed.fake_api import FakeAPIControl
 
-    process = subprocess.Popen([sys.executable, "-m", "tests.fake_api"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "testbed.fake_api"], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline() if process.stdout else ""
@@ -315,7 +315,7 @@ def report(table: list[str], verdicts: list[str], ok: bool, load: float, repeat:
         f"{platform.python_version()}, Streamlit {streamlit.__version__}; 1-minute load "
         f"average up to {load:.1f} during the run. Each reply is one turn of the real app "
         "(`router.py` in AppTest, a fresh session per turn; the real client and stream reader "
-        "against `tests/fake_api` on loopback, one word per chunk), medians of "
+        "against `testbed/fake_api` on loopback, one word per chunk), medians of "
         f"{repeat} rounds that take every reply in turn, after a warm-up. A reasoning reply "
         "sends its thinking (`reasoning_content`) and then its answer; the baseline is a "
         "plain answer of as many tokens, in the same run. Repaints are the streaming bubble's "

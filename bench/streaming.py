@@ -131,7 +131,7 @@ OBSERVER_JS = r"""
 
 def timed_fake_api():
     """A started FakeAPI whose handler also stamps (time.time()) each content chunk it sends."""
-    from tests.fake_api.server import FakeAPI, _Handler
+    from testbed.fake_api.server import FakeAPI, _Handler
 
     class TimedHandler(_Handler):
         def _chat(self, body: dict) -> None:
@@ -629,7 +629,7 @@ def main() -> int:
         f"paced (Gradio: {gradio_spec.repeat_big} and {gradio_spec.repeat_paced}, as one "
         "unbounded Gradio run takes up to a minute), in rounds that take every reader in turn, "
         "after a warm-up per reader; every page run is a fresh browser context (a fresh "
-        "session). Fake API on loopback (`tests/fake_api`), 1 word per chunk.",
+        "session). Fake API on loopback (`testbed/fake_api`), 1 word per chunk.",
         "",
         "Seconds run from the chat request reaching the fake server to the last token being in "
         "the page's DOM (a MutationObserver stamps `performance.timeOrigin + performance.now()`, "

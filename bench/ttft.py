@@ -286,7 +286,7 @@ def raw_client_main(base_url: str, history: int) -> None:
 
 def request_at(fake, prompt: str) -> float:
     """When the one chat request whose last user message is `prompt` reached the server."""
-    from tests.fake_api.server import message_text
+    from testbed.fake_api.server import message_text
 
     hits = []
     for request in fake.requests:
@@ -472,7 +472,7 @@ def stats(values: list[float]) -> tuple[float, float, float, float]:
 def main(profile: bool) -> int:
     from playwright.sync_api import sync_playwright
 
-    from tests.fake_api.server import FakeAPI
+    from testbed.fake_api.server import FakeAPI
 
     started_at = time.monotonic()
     load = [os.getloadavg()[0]]
@@ -643,7 +643,7 @@ def write_doc(table: list[str], breakdown: list[str], goals: list[str], ok: bool
         f"{platform.python_version()}, Streamlit {streamlit.__version__}, openai "
         f"{openai.__version__}, headless Debian Chromium driven by Playwright; 1-minute load "
         f"average {min(load):.1f} to {max(load):.1f} during the run (other work on the "
-        "machine). Fake API on loopback (`tests/fake_api`), short replies (it echoes the "
+        "machine). Fake API on loopback (`testbed/fake_api`), short replies (it echoes the "
         "prompt), no images.",
         "",
         "Each page turn: type a prompt in the chat input, press Enter, wait until the reply "

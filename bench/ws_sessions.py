@@ -6,7 +6,7 @@ to load the page, the image uploaded through `file_urls_request` and an HTTP PUT
 returned URL, then a `rerun_script` carrying the chat input's value (text plus the uploaded
 file). It parses every ForwardMsg (protobuf) but renders nothing: "visible" here means the
 delta carrying the text arrived at the client, which is what a browser on the user's own
-machine would then paint. The same checks as the browser driver (tests/e2e/concurrency.py)
+machine would then paint. The same checks as the browser driver (testbed/sessions.py)
 run on what each client received: its own questions and echoes only, no error or exception
 element, and a Conversations page listing its own conversation and no other.
 """
@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tests.e2e.concurrency import (
+from testbed.sessions import (
     REPLY_DONE_TEXT,
     LoadPlan,
     SessionResult,
@@ -211,7 +211,7 @@ def _footers(run: dict) -> int:
 
 async def run_ws_session(url: str, session: int, image: Path, plan: LoadPlan,
                          start: Callable[[bool], Awaitable[None]]) -> SessionResult:
-    """The websocket twin of tests.e2e.concurrency.run_session: same turns, same checks."""
+    """The websocket twin of testbed.sessions.run_session: same turns, same checks."""
     result = SessionResult(session)
     client = StreamlitClient(url)
     timeout = plan.timeout_s

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.fake_api import DEFAULT_MODELS, FakeAPI
+from testbed.fake_api import DEFAULT_MODELS, FakeAPI
 
 # A text whose key or placeholders do not fit raises under tests instead of being logged
 # (nexuschat.i18n): set before any test runs, so app servers started by tests inherit it.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed.fake_api import FakeAPI
 from tests.app.conftest import KEY, all_text, new_app, provider_secrets, send
-from tests.fake_api import FakeAPI
 
 VISITOR_KEY = "sk-visitor-own-key-55555555"
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, KEY, StreamlitServer
+from testbed.app_server import CHROMIUM, CHROMIUM_ARGS, KEY, StreamlitServer
 
 __all__ = ["KEY"]
 

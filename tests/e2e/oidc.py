@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexuschat.machine import free_port
-from tests.e2e.server import STARTUP_TIMEOUT_S, LoggedProcess
+from testbed.app_server import STARTUP_TIMEOUT_S, LoggedProcess
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Five browser sessions chatting at once with one server: no errors, no cross-talk (issue 5).
 
-The correctness half of bench/load.py, with the same driver (tests/e2e/concurrency.py): five
+The correctness half of bench/load.py, with the same driver (testbed/sessions.py): five
 fresh Chromium contexts against one `streamlit run` in hosted mode (every session its own
 owner), all sending their turns at the same time, each question unique and with an image, the
 replies streamed with overlap. No timing assertions: every wait is bounded, nothing is timed.
@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.concurrency import (
+from testbed.app_server import CHROMIUM, KEY
+from testbed.sessions import (
     HostedStreamlitServer,
     LoadFakeAPI,
     LoadPlan,
@@ -21,7 +22,6 @@ from tests.e2e.concurrency import (
     drive,
     make_images,
 )
-from tests.e2e.server import CHROMIUM, KEY
 
 pytestmark = pytest.mark.e2e
 

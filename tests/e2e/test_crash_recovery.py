@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from nexuschat.conversation import Conversation
 from nexuschat.store import SQLITE_FILENAME, Store
 from nexuschat.turns import INTERRUPTED
-from tests.e2e.server import StreamlitServer, health_ok
+from testbed.app_server import StreamlitServer, health_ok
 
 pytestmark = pytest.mark.e2e
 

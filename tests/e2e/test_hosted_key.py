@@ -15,8 +15,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.server import KEY, StreamlitServer
-from tests.fake_api import FakeAPI
+from testbed.app_server import KEY, StreamlitServer
+from testbed.fake_api import FakeAPI
 
 pytestmark = pytest.mark.e2e
 

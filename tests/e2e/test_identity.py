@@ -19,7 +19,7 @@ from nexuschat.conversation import Conversation, Message, ReplyMeta
 from nexuschat.identity import old_link_owner, visitor_owner
 from nexuschat.store import SQLITE_FILENAME, Store
 from nexuschat.visitor import COOKIE_NAME, MAX_AGE_S
-from tests.e2e.server import StreamlitServer
+from testbed.app_server import StreamlitServer
 from tests.e2e.visitors import (
     TIMEOUT_MS,
     conversation_id,

@@ -21,8 +21,8 @@ from playwright.sync_api import Page, expect
 
 from nexuschat import exports
 from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta
+from testbed.fake_api import DEFAULT_MODELS
 from tests.e2e.test_browser_chat import messages, open_chat, send
-from tests.fake_api import DEFAULT_MODELS
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from testbed.app_server import StreamlitServer
 from tests.e2e.oidc import ALICE, BOB, OidcProvider, OidcUser
-from tests.e2e.server import StreamlitServer
 from tests.e2e.visitors import (
     TIMEOUT_MS,
     conversation_id,

@@ -15,7 +15,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.fake_api import DEFAULT_MODELS, FakeAPI, FakeAPIControl
+from testbed.fake_api import DEFAULT_MODELS, FakeAPI, FakeAPIControl
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = [{"role": "user", "content": "hello there"}]
@@ -378,7 +378,7 @@ def test_many_concurrent_streams(fake):
 
 def test_cli_server_and_http_control():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_api", "--port", "0", "--expected-key", "sk"],
+        [sys.executable, "-m", "testbed.fake_api", "--port", "0", "--expected-key", "sk"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

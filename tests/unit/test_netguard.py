@@ -27,7 +27,7 @@ from nexuschat.netguard import (
     normalize_base_url,
 )
 from nexuschat.params import GenerationParams
-from tests.fake_api import FakeAPI
+from testbed.fake_api import FakeAPI
 
 KEY = "sk-deployer-secret-key-0123456789"
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexuschat.machine import free_port
-from tests.e2e.server import (
+from testbed.app_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
@@ -43,7 +43,7 @@ from tests.e2e.server import (
     app_env,
     health_ok,
 )
-from tests.fake_api.server import FakeAPI, _Handler, _Reply, image_count, message_text
+from testbed.fake_api.server import FakeAPI, _Handler, _Reply, image_count, message_text
 
 QUESTION = "session {session} turn {turn}"
 _QUESTION_RE = re.compile(r"^session (\d+) turn (\d+)$")
@@ -187,7 +187,7 @@ class LoadFakeAPI(FakeAPI):
 
 
 class HostedStreamlitServer(StreamlitServer):
-    """`streamlit run` as tests.e2e.server starts it, plus NEXUSCHAT_MODE=hosted, so that every
+    """`streamlit run` as testbed.app_server starts it, plus NEXUSCHAT_MODE=hosted, so that every
     browser session is its own owner (a loopback server would otherwise be one "local" user).
 
     `options` are more Streamlit config options for the command line ({"runner.postScriptGC":

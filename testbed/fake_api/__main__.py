@@ -1,15 +1,15 @@
-"""Run the fake API in the foreground: python -m tests.fake_api [--port N] [--expected-key K]."""
+"""Run the fake API in the foreground: python -m testbed.fake_api [--port N] [--expected-key K]."""
 
 import argparse
 import signal
 import threading
 
-from tests.fake_api.server import FakeAPI
+from testbed.fake_api.server import FakeAPI
 
 
 def main() -> None:
     """Serve until SIGTERM/SIGINT, after printing FAKE_API_URL=... once listening."""
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_api")
+    parser = argparse.ArgumentParser(prog="python -m testbed.fake_api")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--expected-key", default=None)
     args = parser.parse_args()

@@ -1,7 +1,8 @@
-"""Real `streamlit run` processes of the app for browser tests, and Debian's Chromium settings.
+"""Real `streamlit run` processes of the app, and Debian's Chromium settings.
 
-Used by the session-wide server (conftest.py) and by tests that need a server of their own
-(test_crash_recovery.py kills one with SIGKILL and starts another on the same data dir).
+Used by the browser tests (tests/e2e/conftest.py's session-wide server, and tests that need a
+server of their own: test_crash_recovery.py kills one with SIGKILL and starts another on the
+same data dir), by testbed.sessions and by the benchmarks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from nexuschat.machine import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 KEY = "sk-e2e-secret-key-1234567890"
 STARTUP_TIMEOUT_S = 60
