@@ -18,7 +18,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.report import DOC, machine, write_section
+from bench.harness import DOC, machine, write_section
 from nexuschat import images
 from nexuschat.images import PRESETS, prepare_image, prepare_images
 

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench.report import DOC, machine, repaint_interval_s, write_section
+from bench.harness import DOC, machine, repaint_interval_s, write_section
 from nexuschat.rich_text import page_markdown
 from nexuschat.safe_text import markdown_content, plain_text
 
