@@ -12,11 +12,13 @@ import contextlib
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from nexuschat.machine import cpu_cores, free_port
@@ -26,7 +28,7 @@ DOC = ROOT / "docs" / "PERFORMANCE.md"
 STARTUP_TIMEOUT_S = 60
 
 __all__ = ["DOC", "ROOT", "AppServer", "app_env", "clean_env", "free_port", "healthy", "machine",
-           "percentile", "repaint_interval_s", "write_section"]
+           "median_ms", "percentile", "repaint_interval_s", "write_section"]
 
 
 def machine() -> str:
@@ -154,3 +156,17 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def median_ms(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median wall time of each function in ms; one warm-up, then rounds that interleave them
+    (so a slow spell of the machine falls on all of them alike)."""
+    times: dict[str, list[float]] = {k: [] for k in funcs}
+    for f in funcs.values():
+        f()
+    for _ in range(repeat):
+        for k, f in funcs.items():
+            t = time.perf_counter()
+            f()
+            times[k].append((time.perf_counter() - t) * 1000)
+    return {k: statistics.median(v) for k, v in times.items()}
