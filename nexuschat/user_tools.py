@@ -41,6 +41,11 @@ class UserTool:
     description: str
     parameters: dict
 
+    def argument_names(self) -> tuple[str, ...]:
+        """The arguments the schema lists (its top-level properties), in the order written."""
+        properties = self.parameters.get("properties")
+        return tuple(properties) if isinstance(properties, dict) else ()
+
     def to_tool(self) -> Tool:
         """The tool offered to the model; the user types its result."""
         return Tool(self.name, self.description, self.parameters, source=SOURCE_USER)
