@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from components import state
 from nexuschat.store import Store
 from nexuschat.user_tools import UserTool
@@ -25,6 +27,13 @@ def fill(at, name: str, description: str, parameters: str):
     at.text_area(key="w_tool_description").input(description)
     at.text_area(key="w_tool_parameters").input(parameters)
     return at
+
+
+def assert_kept(at, name: str, description: str, parameters: str) -> None:
+    """The form still holds what was typed."""
+    assert at.text_input(key="w_tool_name").value == name
+    assert at.text_area(key="w_tool_description").value == description
+    assert at.text_area(key="w_tool_parameters").value == parameters
 
 
 def save(at):
@@ -61,42 +70,34 @@ def test_a_valid_tool_is_stored_listed_and_offered(app, db_url):
     assert shown(*(t.value for t in app.toast)) == "Saved the tool “get_weather”."
 
 
-def test_an_invalid_schema_is_explained_and_the_fields_are_kept(app, db_url):
-    open_settings(app)
-    bad = '{\n  "type": "object",\n  "properties": {"city": {"type": "strin"}}\n}'
-    save(fill(app, "get_weather", "kept too", bad))
-    said = errors(app)
-    assert "not valid JSON Schema at $.properties.city.type" in said
-    assert "'strin' is not one of" in said
-    assert app.text_input(key="w_tool_name").value == "get_weather"
-    assert app.text_area(key="w_tool_description").value == "kept too"
-    assert app.text_area(key="w_tool_parameters").value == bad
-    assert stored(db_url, "local") == []
-    app.text_area(key="w_tool_parameters").input('{"type": "object",\n}').run()
-    save(app)
-    assert "not valid JSON at line 2, column 1" in errors(app)
-    save(fill(app, "bad name!", "", "").run())
-    assert "cannot be a tool's name" in errors(app)
-    save(fill(app, "calculate", "", "").run())
-    assert "A tool named “calculate” exists already." in errors(app)  # a built-in's name
-
-
-def test_in_chinese_too(fake_api, db_url):
+@pytest.mark.parametrize("language, name_says, schema_says, json_says", [
+    ("en", "cannot be a tool's name", "not valid JSON Schema at $.properties.city.type: "
+     "'strin' is not one of", "not valid JSON at line 1, column 19"),
+    ("zh", "不能作为工具名", "参数 schema 在 $.properties.city.type 处不是有效的 JSON Schema："
+     "'strin' is not one of", "第 1 行第 19 列"),
+])
+def test_bad_definitions_are_explained_in_the_users_language_and_kept(
+        fake_api, db_url, language, name_says, schema_says, json_says):
     at = new_app(provider_secrets(fake_api, db_url))
-    at.session_state["w_language"] = "zh"
+    at.session_state["w_language"] = language
     open_settings(at.run())
-    assert "我的工具" in [s.value for s in at.subheader]
     bad = '{"type": "object", "properties": {"city": {"type": "strin"}}}'
-    save(fill(at, "天气", "描述保留", bad))
+    save(fill(at, "天气", "kept too 保留", bad))
     said = errors(at)
-    assert "不能作为工具名" in said
-    assert "参数 schema 在 $.properties.city.type 处不是有效的 JSON Schema" in said
-    assert at.text_input(key="w_tool_name").value == "天气"
-    assert at.text_area(key="w_tool_description").value == "描述保留"
-    assert at.text_area(key="w_tool_parameters").value == bad
+    assert name_says in said and schema_says in said
+    assert_kept(at, "天气", "kept too 保留", bad)
     at.text_area(key="w_tool_parameters").input('{"type": "object",}').run()
     save(at)
-    assert "第 1 行第 19 列" in errors(at)
+    assert json_says in errors(at)
+    assert_kept(at, "天气", "kept too 保留", '{"type": "object",}')
+    assert stored(db_url, "local") == []
+
+
+def test_a_built_in_tools_name_is_refused(app, db_url):
+    open_settings(app)
+    save(fill(app, "calculate", "", ""))
+    assert "A tool named “calculate” exists already." in errors(app)
+    assert stored(db_url, "local") == []
 
 
 def test_edit_renames_and_changes_it_in_place(app, db_url):
@@ -199,3 +200,30 @@ def test_the_router_loads_the_owners_tools_once_per_session(fake_api, db_url):
     save(fill(at, "mine", "", ""))  # a change re-reads the list
     assert [t.name for t in at.session_state[state.USER_TOOLS]] == ["later", "mine",
                                                                      "stored_before"]
+
+
+def test_the_limit_is_said_and_the_new_tool_kept(app, db_url):
+    with Store.open(db_url) as store:
+        for i in range(32):
+            store.save_tool("local", UserTool(f"tool_{i:02}", "", WEATHER))
+    app.session_state[state.USER_TOOLS_OWNER] = None  # stored behind its back: read again
+    open_settings(app)
+    assert "32 tools of at most 32." in shown(*(c.value for c in app.caption))
+    save(fill(app, "one_more", "typed", ""))
+    assert "You can keep at most 32 tools: delete one to add another." in errors(app)
+    assert_kept(app, "one_more", "typed", "")
+    assert len(stored(db_url, "local")) == 32
+
+
+def test_a_store_failure_is_said_and_nothing_typed_is_lost(app, db_url):
+    import sqlalchemy as sa
+
+    open_settings(app)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE user_tools"))
+    engine.dispose()
+    save(fill(app, "get_weather", "typed", json.dumps(WEATHER)))
+    assert not app.exception
+    assert "not in the shape this version of NexusChat expects" in errors(app)
+    assert_kept(app, "get_weather", "typed", json.dumps(WEATHER))
