@@ -23,6 +23,7 @@ else:
     settle_live_turn()  # a reply cut short by Stop or a click lands before anything else runs
     moved = persistence.adopt_old_link()  # ?u= of an old link: once, then never again
     url_problem = persistence.follow_url()  # ?c=<id> names the open conversation
+    tools_problem = persistence.load_user_tools()  # the owner's own tools, once per session
 
     navigation = st.navigation(
         [
@@ -38,6 +39,8 @@ else:
         st.toast(t("identity.old_link_moved", count=moved), icon=":material/move_item:")
     if url_problem:
         st.warning(t(url_problem), icon=":material/search_off:")
+    if tools_problem:
+        st.error(t(tools_problem), icon=":material/database:")
     try:
         navigation.run()
     except StoreError as failure:  # what the user typed or received stays in the session

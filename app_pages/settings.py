@@ -1,8 +1,8 @@
-"""Settings: language, generation parameters, image quality, and model capabilities."""
+"""Settings: language, generation parameters, image quality, model capabilities, my tools."""
 
 import streamlit as st
 
-from components import settings_form, state
+from components import settings_form, state, tool_editor
 from nexuschat.i18n import t
 
 st.title(t("settings.title"))
@@ -13,3 +13,5 @@ st.divider()
 settings_form.render_images()
 st.divider()
 settings_form.render_capabilities(st.session_state.get(state.OFFERED_MODELS, []))
+st.divider()
+tool_editor.render_my_tools()

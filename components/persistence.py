@@ -9,8 +9,10 @@ import streamlit as st
 
 from components import identity, state
 from nexuschat.conversation import Conversation, Message
+from nexuschat.errors import Problem
 from nexuschat.identity import old_link_owner
 from nexuschat.store import Store, StoreBusy, StoreError, retry_busy
+from nexuschat.user_tools import UserTool
 
 _LOG = logging.getLogger("nexuschat.store")
 STORED_ID = "stored_conversation_id"  # str | None: the open conversation exists in the store
@@ -154,6 +156,42 @@ def follow_url() -> str | None:
 def is_open(conversation_id: str) -> bool:
     """Whether that conversation is the one on screen."""
     return state.conversation().id == conversation_id
+
+
+def load_user_tools() -> str | None:
+    """The router's step: the owner's own tools into `state.USER_TOOLS`, once per owner per
+    session; an error key when the store could not read them (tried again next run)."""
+    if st.session_state.get(state.USER_TOOLS_OWNER) == owner():
+        return None
+    return refresh_user_tools()
+
+
+def refresh_user_tools() -> str | None:
+    """Re-read the owner's own tools into `state.USER_TOOLS`; an error key if that failed."""
+    try:
+        tools = tuple(store().list_tools(owner()))
+    except StoreError as exc:
+        st.session_state[state.USER_TOOLS_OWNER] = None  # read again on the next run
+        return failure_key(report(exc))
+    st.session_state[state.USER_TOOLS] = tools
+    st.session_state[state.USER_TOOLS_OWNER] = owner()
+    return None
+
+
+def save_user_tool(tool: UserTool, old_name: str | None) -> Problem | None:
+    """Write a checked tool through the store (replacing `old_name`'s, when editing one), then
+    re-read the list; None, or why the store refused it (name taken, the limit)."""
+    refused = retry_busy(lambda: store().save_tool(owner(), tool, old_name=old_name))
+    if refused is None:
+        refresh_user_tools()
+    return refused
+
+
+def delete_user_tool(name: str) -> bool:
+    """Delete one of the owner's tools in the store, then re-read the list; whether it was."""
+    deleted = retry_busy(lambda: store().delete_tool(owner(), name))
+    refresh_user_tools()
+    return deleted
 
 
 def report(failure: StoreError) -> str:

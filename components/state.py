@@ -32,6 +32,11 @@ HISTORY_STEP = 40  # drawn at first, and added per "show earlier": every message
 OVERRIDES = "capability_overrides"  # {model: {"vision": bool, "tools": bool}}
 MODELS_NONCE = "models_refresh"  # bumped by the refresh control to bypass the model cache
 OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers this run
+# tuple[nexuschat.user_tools.UserTool, ...]: the owner's own tools (Settings' "My tools"), as
+# the store has them; the chat's toolbox offers each `.to_tool()`. Read from the store once per
+# owner per session (persistence.load_user_tools, the router's step) and after every change.
+USER_TOOLS = "user_tools"
+USER_TOOLS_OWNER = "user_tools_owner"  # str | None: whose tools USER_TOOLS holds
 
 # Widget-backed settings: re-assigned every run so they survive page switches.
 WIDGET_DEFAULTS: dict[str, object] = {
@@ -51,6 +56,11 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
     "w_thinking": "auto",  # THINKING_CHOICES: the model's default, or on / off
     "w_thinking_budget": None,
+    # Settings' tool editor (components/tool_editor.py): a half-typed tool survives a page switch
+    "w_tool_name": "",
+    "w_tool_description": "",
+    "w_tool_parameters": "",
+    "w_tool_arguments": "",
 }
 THINKING_CHOICES = ("auto", "on", "off")  # w_thinking; "auto" sends nothing
 # str: an API key the user typed. Not widget state: a widget's value is sent back to the
@@ -72,6 +82,8 @@ def init_state() -> None:
     st.session_state.setdefault(HISTORY_WINDOW, HISTORY_STEP)
     st.session_state.setdefault(MODELS_NONCE, 0)
     st.session_state.setdefault(API_KEY, "")
+    st.session_state.setdefault(USER_TOOLS, ())
+    st.session_state.setdefault(USER_TOOLS_OWNER, None)
     for key, default in WIDGET_DEFAULTS.items():
         st.session_state.setdefault(key, default)
         # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.

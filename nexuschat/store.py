@@ -36,10 +36,12 @@ from nexuschat.conversation import (
     make_title,
     new_id,
 )
+from nexuschat.errors import Problem
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import PreparedImage
 from nexuschat.limits import WINDOW_S, LimitHit, Usage, day_start
 from nexuschat.tree import branch, latest_leaf, pick_leaf
+from nexuschat.user_tools import MAX_TOOLS_PER_OWNER, UserTool
 
 DATABASE_URL_ENV = "NEXUSCHAT_DATABASE_URL"
 DATA_DIR_ENV = "NEXUSCHAT_DATA_DIR"
@@ -297,7 +299,11 @@ def _v3_reasoning(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''"))
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning)
+def _v4_user_tools(conn: sa.Connection) -> None:
+    user_tools.create(conn, checkfirst=False)  # declared with its methods, at the end
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning, _v4_user_tools)
 
 
 def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
@@ -1012,6 +1018,54 @@ class Store:
         ])
         conn.execute(message_images.insert(), uses)
 
+    # --- tools users define (the function-calling playground; the table is at the end) ---
+
+    def list_tools(self, owner: str) -> list[UserTool]:
+        """The owner's tool definitions, by name."""
+        t = user_tools
+        with _transaction(self._engine) as conn:
+            rows = conn.execute(sa.select(t.c.name, t.c.description, t.c.parameters)
+                                .where(t.c.owner == owner).order_by(t.c.name)).all()
+        return [UserTool(row.name, row.description, dict(row.parameters)) for row in rows]
+
+    def save_tool(self, owner: str, tool: UserTool, *, old_name: str | None = None,
+                  limit: int = MAX_TOOLS_PER_OWNER, now: float | None = None) -> Problem | None:
+        """Store a checked definition: the one named `old_name` changes (renamed when the
+        names differ), else the one named `tool.name`, else it is added; None, or why not
+        (the new name is another tool's, or the owner has `limit` tools already)."""
+        now = time.time() if now is None else now
+        t = user_tools
+        mine = t.c.owner == owner
+        values = {"name": tool.name, "description": tool.description,
+                  "parameters": dict(tool.parameters), "updated_at": now}
+        renaming = old_name is not None and old_name != tool.name
+        try:
+            with _transaction(self._engine, write=True) as conn:
+                if conn.dialect.name == "postgresql":  # one writer of an owner's tools at once
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                        sa.func.hashtext("user_tools:" + owner))))
+                names = set(conn.execute(sa.select(t.c.name).where(mine)).scalars())
+                if renaming and tool.name in names:
+                    return Problem("tools.error.name_taken", name=tool.name)
+                # Renaming one that another tab deleted meanwhile: what was typed is added.
+                target = old_name if renaming and old_name in names else tool.name
+                if target in names:
+                    conn.execute(t.update().where(mine, t.c.name == target).values(**values))
+                    return None
+                if len(names) >= limit:
+                    return Problem("tools.error.limit", limit=limit)
+                conn.execute(t.insert().values(owner=owner, created_at=now, **values))
+        except sa.exc.IntegrityError:  # only if the rules above were bypassed
+            return Problem("tools.error.name_taken", name=tool.name)
+        return None
+
+    def delete_tool(self, owner: str, name: str) -> bool:
+        """Delete one of the owner's tool definitions; whether there was one."""
+        t = user_tools
+        with _transaction(self._engine, write=True) as conn:
+            return bool(conn.execute(t.delete().where(t.c.owner == owner, t.c.name == name))
+                        .rowcount)
+
 
 def _put_images(conn: sa.Connection, rows: list[dict]) -> None:
     """Insert the images not stored yet."""
@@ -1031,3 +1085,19 @@ def _put_images(conn: sa.Connection, rows: list[dict]) -> None:
         new = [r for r in rows if r["sha256"] not in have]
         if new:
             conn.execute(images.insert(), new)
+
+
+# --- tools users define (schema version 4) ---------------------------------------------------
+# One row per tool a user wrote in Settings: a name unique per owner, what the model reads, and
+# the JSON Schema of its arguments as checked by nexuschat.user_tools (kept in the key order it
+# was typed in: JSON, not JSONB). Created by `_v4_user_tools`; read and written by the Store's
+# `list_tools`, `save_tool` and `delete_tool`.
+user_tools = sa.Table(
+    "user_tools", _METADATA,
+    sa.Column("owner", _ID, primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),  # user_tools.NAME: at most 64
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)

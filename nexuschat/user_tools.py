@@ -13,14 +13,24 @@ from dataclasses import dataclass
 
 import jsonschema
 from jsonschema import Draft202012Validator
+from referencing import Registry  # jsonschema's own $ref resolution
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from nexuschat.errors import Problem
-from nexuschat.tools import SOURCE_USER, Tool
+from nexuschat.tools import BUILTINS, SOURCE_USER, Tool
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DESCRIPTION_CHARS = 1024
 MAX_SCHEMA_CHARS = 20_000
+MAX_ARGUMENTS_CHARS = 20_000
+MAX_TOOLS_PER_OWNER = 32  # the store refuses a 33rd (tools.error.limit)
+MAX_SHOWN_PROBLEMS = 5  # a schema with many mistakes: the first few, in document order
 EMPTY_SCHEMA = {"type": "object", "properties": {}}
+_SELF = "urn:nexuschat:tool-parameters"  # the schema's own address, for its "#/..." refs
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})  # values, not schemas
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+BUILTIN_NAMES = frozenset(tool.name for tool in BUILTINS)  # a user's tool may not take these
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,11 @@ class UserTool:
     name: str
     description: str
     parameters: dict
+
+    def argument_names(self) -> tuple[str, ...]:
+        """The arguments the schema lists (its top-level properties), in the order written."""
+        properties = self.parameters.get("properties")
+        return tuple(properties) if isinstance(properties, dict) else ()
 
     def to_tool(self) -> Tool:
         """The tool offered to the model; the user types its result."""
@@ -65,17 +80,81 @@ def check_schema(text: str) -> tuple[dict | None, list[Problem]]:
     try:
         schema = json.loads(text)
     except ValueError as exc:
-        return None, [Problem("tools.error.schema_json", line=exc.lineno,
-                                                          detail=exc.msg)]
+        return None, [Problem("tools.error.schema_json", line=exc.lineno, column=exc.colno,
+                              detail=exc.msg)]
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return None, [Problem("tools.error.schema_object")]
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    errors = sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [Problem("tools.error.schema_invalid", where=clear.json_path,
+                        detail=clear.message[:300])
+                for clear in map(_clearest, errors[:MAX_SHOWN_PROBLEMS])]
+    problems = problems or _unresolved_refs(schema)
+    return (None, problems) if problems else (schema, [])
+
+
+def check_arguments(schema: dict, text: str) -> list[Problem]:
+    """What is wrong with sample arguments (JSON text, as a model would send them) for this
+    schema, each with the JSON path where it is; [] when they fit."""
+    if len(text) > MAX_ARGUMENTS_CHARS:
+        return [Problem("tools.error.args_long", limit=MAX_ARGUMENTS_CHARS)]
     try:
-        Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "(top)"
-        return None, [Problem("tools.error.schema_invalid", where=where,
-                                                             detail=exc.message[:300])]
-    return schema, []
+        arguments = json.loads(text or "{}")
+    except ValueError as exc:
+        return [Problem("tools.error.args_json", line=exc.lineno, column=exc.colno,
+                        detail=exc.msg)]
+    if not isinstance(arguments, dict):
+        return [Problem("tools.error.args_object")]
+    try:
+        errors = sorted(Draft202012Validator(schema).iter_errors(arguments),
+                        key=lambda e: list(map(str, e.absolute_path)))
+    except Unresolvable as exc:  # a schema stored before its refs were checked
+        return [Problem("tools.error.schema_ref", where="$", ref=str(exc)[:200])]
+    return [Problem("tools.error.args_invalid", where=clear.json_path,
+                    detail=clear.message[:300])
+            for clear in map(_clearest, errors[:MAX_SHOWN_PROBLEMS])]
+
+
+def _clearest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For "not valid under any of the given schemas", the branch's own complaint that says
+    most (the deepest one that is not merely the wrong type); otherwise the error itself."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        telling = [e for e in error.context if e.validator != "type"] or list(error.context)
+        error = max(telling, key=lambda e: len(e.absolute_path))  # first of the deepest
+    return error
+
+
+def _unresolved_refs(schema: dict) -> list[Problem]:
+    """Each `$ref` that points at nothing inside the schema (no remote schema is ever
+    fetched: the model cannot fetch one either)."""
+    resolver = Registry().with_resource(_SELF, DRAFT202012.create_resource(schema)) \
+        .resolver(base_uri=_SELF)
+    problems = []
+    for where, ref in _refs(schema, "$"):
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            problems.append(Problem("tools.error.schema_ref", where=where, ref=ref[:200]))
+    return problems[:MAX_SHOWN_PROBLEMS]
+
+
+def _refs(node: object, where: str):
+    """(JSON path, target) of every `$ref` in a schema, in document order."""
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield where, node["$ref"]
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS:
+                yield from _refs(value, where + (f".{key}" if _IDENTIFIER.fullmatch(key)
+                                                 else f"[{key!r}]"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _refs(value, f"{where}[{index}]")
+
+
+def schema_text(tool: UserTool) -> str:
+    """A tool's parameters as the editor shows them: indented JSON, as typed (not ASCII)."""
+    return json.dumps(tool.parameters, indent=2, ensure_ascii=False)
 
 
 def argument_problems(tool: UserTool, arguments: dict) -> list[str]:
