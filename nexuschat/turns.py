@@ -18,7 +18,7 @@ from nexuschat.errors import ChatError
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import ImageError, PreparedImage
 from nexuschat.limits import LimitHit
-from nexuschat.models import Overrides, capabilities
+from nexuschat.models import ModelCatalog, Overrides, capabilities
 from nexuschat.params import GenerationParams, validate
 from nexuschat.streaming import ReplyAccumulator
 
@@ -186,13 +186,14 @@ class Draft:
 
 
 def blockers(draft: Draft, model: str, params: GenerationParams,
-             overrides: Overrides | None = None, *, review_images: bool = False) -> list[str]:
+             overrides: Overrides | None = None, *, review_images: bool = False,
+             catalog: ModelCatalog | None = None) -> list[str]:
     """Why `draft` is held: "limit", "images", "vision", "params", "review" (an empty list:
-    send it)."""
+    send it). `catalog`: the deploy's (default: the bundled one)."""
     reasons = ["limit"] if draft.limit is not None else []
     if draft.image_errors:
         reasons.append("images")
-    if draft.images and not capabilities(model, overrides).vision:
+    if draft.images and not capabilities(model, overrides, catalog).vision:
         reasons.append("vision")
     if validate(params):
         reasons.append("params")
