@@ -219,6 +219,7 @@ class LiveTurn:
     error_code: str | None = None
     error_params: dict = field(default_factory=dict)
     reply_id: str = field(default_factory=new_id)
+    request: dict = field(default_factory=dict)  # kept with the reply (ReplyMeta.request)
 
     def fail(self, code: str, params: dict | None = None) -> None:
         """Record why the reply could not finish."""
@@ -233,12 +234,13 @@ class LiveTurn:
         """The conversation with this reply in it, however it ended."""
         if not self.done.wait(wait_s):
             self.status = "stopped"  # its run never reached `end`; keep what arrived
-        meta = self.reply.meta(self.status, self.error_code, self.error_params)
+        meta = replace(self.reply.meta(self.status, self.error_code, self.error_params),
+                       request=self.request)
         return apply_reply(self.conversation, self.kind, self.reply.content, meta,
                            self.reply_id, self.reply.reasoning)
 
     def snapshot(self) -> Message:
         """The reply as it stands mid-stream, marked interrupted: what a crash would leave."""
-        meta = self.reply.meta("error", INTERRUPTED)
+        meta = replace(self.reply.meta("error", INTERRUPTED), request=self.request)
         return apply_reply(self.conversation, self.kind, self.reply.content, meta,
                            self.reply_id, self.reply.reasoning).last
