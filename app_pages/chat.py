@@ -5,14 +5,13 @@ import streamlit as st
 from components import clipboard, composer, history, local_provider, notices, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
-from nexuschat.models import capabilities
-from nexuschat.safe_text import plain_text
+from nexuschat.models import request_notes
 
 settings = local_provider.connect_or_explain(state.resolved_settings())
 params = state.current_params()
 overrides = st.session_state[state.OVERRIDES]
 models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]
-caps = capabilities(settings.model, overrides)
+caps = state.model_capabilities(settings)
 sees_images = caps.vision
 
 if settings.needs_key:
@@ -34,8 +33,8 @@ history.render_history(conversation, model=settings.model, pending=pending,
 if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
                           overrides=overrides)
-if has_images(conversation) and not sees_images:
-    st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
+composer.render_request_notes(request_notes(settings.model, caps, images=has_images(conversation),
+                                            max_tokens=params.max_tokens))
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)

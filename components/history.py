@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import branches, live_reply, state
+from components import branches, code_view, live_reply, state
 from components.messages import render_message, render_show_earlier
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
@@ -45,6 +45,7 @@ def _bubble(message: Message, conversation: Conversation, model: str, *, is_last
     def controls() -> None:
         branches.render_sibling_nav(conversation, message)
         branches.render_message_actions(message)
+        code_view.render_button(message, conversation)
 
     render_message(
         message,
@@ -54,7 +55,8 @@ def _bubble(message: Message, conversation: Conversation, model: str, *, is_last
         on_continue=live_reply.request_continue,
         editor=(lambda: branches.render_editor(message)) if editing else None,
         after=controls,
-        single_control=len(conversation.siblings.get(message.id, ())) < 2,
+        single_control=(len(conversation.siblings.get(message.id, ())) < 2
+                        and not code_view.has_request(message)),
     )
 
 

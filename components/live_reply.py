@@ -17,6 +17,7 @@ from nexuschat.i18n import format_number, t
 from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
 from nexuschat.rich_text import page_markdown
+from nexuschat.snippets import request_record
 from nexuschat.streaming import ReplyAccumulator, paced
 from nexuschat.turns import (
     LiveTurn,
@@ -90,7 +91,13 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
     except ChatError as exc:  # settings this deploy refuses: the turn fails, nothing is sent
         stream = RefusedStream(exc)
     finish = quota.finisher(request_id, sent_chars=text_chars(messages))
-    live = LiveTurn(conversation, kind, ReplyAccumulator())
+    prefix_chars = len(conversation.last.content) if kind == "continue" and conversation.last \
+        else 0
+    live = LiveTurn(conversation, kind, ReplyAccumulator(),
+                    request=request_record(settings.base_url, body,
+                                           system_prompt=conversation.system_prompt,
+                                           vision=vision, kind=kind,
+                                           continued_chars=prefix_chars))
     # Crash-safe: the reply's row exists (marked interrupted) before the request is sent.
     if reply_is_new(conversation, kind):
         persistence.add_message(conversation, live.snapshot())
@@ -129,6 +136,10 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
         finally:
             # No Streamlit calls here: after a Stop they raise again on this thread.
             stream.close()
+            if isinstance(stream, ChatStream) and stream.body is not body:
+                # Sent again without stream_options (a server refused them): what was sent.
+                live.request = {**live.request, "fields": {
+                    k: v for k, v in stream.body.items() if k != "messages"}}
             live.end()
             finish(live.reply.meta(live.status, live.error_code, live.error_params),
                    len(live.reply.content) + live.reply.reasoning_chars)

@@ -6,10 +6,12 @@ import streamlit as st
 
 from components import quota, state
 from components.notices import render_notice
+from nexuschat.config import Settings
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
 from nexuschat.models import capabilities
 from nexuschat.params import GenerationParams, thinking_request, to_request, validate
+from nexuschat.safe_text import plain_text
 
 SAFE_INT = 2**53 - 1  # the browser's number widgets hold integers up to 2^53
 
@@ -42,11 +44,8 @@ def render_generation() -> GenerationParams:
         st.number_input(t("settings.top_p"), key="w_top_p", min_value=0.0, max_value=1.0,
                         step=0.05)
     left, right = st.columns(2)
-    left.number_input(t("settings.max_tokens"), key="w_max_tokens", min_value=1, step=256,
-                      help=t("settings.max_tokens_help"))
     settings = state.resolved_settings()
-    if (ceiling := quota.sent_params(settings, GenerationParams()).max_tokens) is not None:
-        left.caption(t("settings.max_tokens_cap", count=ceiling))
+    render_max_tokens(left, settings)
     right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
                        max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
     left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",
@@ -59,11 +58,27 @@ def render_generation() -> GenerationParams:
     params = state.current_params()
     for error in validate(params):
         render_notice(error, icon=":material/error:")
-    control = capabilities(settings.model, st.session_state[state.OVERRIDES]).thinking
+    control = state.model_capabilities(settings).thinking
     sent = [*to_request(params), *thinking_request(params, control)]  # switched in the sidebar
     st.caption(t("settings.sent_fields", fields=", ".join(sent)) if sent
                else t("settings.sent_none"))
     return params
+
+
+def render_max_tokens(column, settings: Settings) -> None:
+    """max_tokens, never above the model's longest reply (the catalog) nor the deploy's
+    ceiling while its key pays; a value above them (set for another model) comes down."""
+    ceiling = quota.max_tokens_ceiling(settings)
+    asked = st.session_state.get("w_max_tokens")
+    if ceiling is not None and isinstance(asked, int) and asked > ceiling:
+        st.session_state["w_max_tokens"] = ceiling  # before the widget: it refuses more
+    column.number_input(t("settings.max_tokens"), key="w_max_tokens", min_value=1,
+                        max_value=ceiling, step=256, help=t("settings.max_tokens_help"))
+    if quota.pays(settings) and (cap := state.limits().max_tokens) is not None:
+        column.caption(t("settings.max_tokens_cap", count=cap))
+    if (longest := quota.model_max_tokens(settings)) is not None:
+        column.caption(t("settings.max_tokens_model", model=plain_text(settings.model),
+                         count=longest))
 
 
 def render_images() -> None:
@@ -83,7 +98,7 @@ def render_capabilities(models: list[str]) -> None:
     model = st.selectbox(t("settings.capability_model"), models, key="w_caps_model")
     if not model:
         return
-    caps = capabilities(model, overrides)
+    caps = capabilities(model, overrides, state.resolved_settings().catalog)
     left, right = st.columns(2)
     vision = left.toggle(t("settings.vision"), value=caps.vision, key=f"caps-vision-{model}")
     tools = right.toggle(t("settings.tools"), value=caps.tools, key=f"caps-tools-{model}")

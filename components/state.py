@@ -21,6 +21,7 @@ from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
+from nexuschat.models import DEPLOYER_SETTING, Capabilities, ModelCatalog, capabilities
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
@@ -37,6 +38,8 @@ OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers thi
 # owner per session (persistence.load_user_tools, the router's step) and after every change.
 USER_TOOLS = "user_tools"
 USER_TOOLS_OWNER = "user_tools_owner"  # str | None: whose tools USER_TOOLS holds
+# bool: the deployer's invalid NEXUSCHAT_MODELS was explained and dismissed (this session)
+CATALOG_NOTICE_DISMISSED = "catalog_notice_dismissed"
 
 # Widget-backed settings: re-assigned every run so they survive page switches.
 WIDGET_DEFAULTS: dict[str, object] = {
@@ -81,6 +84,7 @@ def init_state() -> None:
     st.session_state.setdefault(OVERRIDES, {})
     st.session_state.setdefault(HISTORY_WINDOW, HISTORY_STEP)
     st.session_state.setdefault(MODELS_NONCE, 0)
+    st.session_state.setdefault(CATALOG_NOTICE_DISMISSED, False)
     st.session_state.setdefault(API_KEY, "")
     st.session_state.setdefault(USER_TOOLS, ())
     st.session_state.setdefault(USER_TOOLS_OWNER, None)
@@ -95,10 +99,17 @@ def init_state() -> None:
 
 def secrets() -> Mapping[str, object]:
     """st.secrets' top-level settings as a plain mapping (values, and lists of values such as
-    NEXUSCHAT_ALLOWED_BASE_URLS); empty when the app has no secrets file."""
+    NEXUSCHAT_ALLOWED_BASE_URLS; the NEXUSCHAT_MODELS section as tables); empty when the app
+    has no secrets file."""
     try:
-        return {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in st.secrets.items()
-                if isinstance(v, str | int | float | bool | list | tuple)}
+        values = {k: (list(v) if isinstance(v, list | tuple) else v)
+                  for k, v in st.secrets.items()
+                  if isinstance(v, str | int | float | bool | list | tuple)}
+        # The one section read here: the deployer's model catalog (no other section's
+        # values, [auth] and its client secret among them, go further than st.secrets).
+        if isinstance(models := st.secrets.get(DEPLOYER_SETTING), Mapping):
+            values[DEPLOYER_SETTING] = models
+        return values
     except (FileNotFoundError, OSError, KeyError, ValueError):
         return {}
     except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the page down
@@ -129,6 +140,11 @@ def server_address() -> str | None:
 def deployment() -> Deployment:
     """What the deployer configured (st.secrets > environment), never a visitor's input."""
     return resolve_deployment(secrets(), os.environ, server_address())
+
+
+def catalog() -> ModelCatalog:
+    """The model catalog in use: the bundled one, extended by the deployer's NEXUSCHAT_MODELS."""
+    return deployment().catalog
 
 
 def limits() -> Limits:
@@ -222,3 +238,10 @@ def with_current_settings(conversation: Conversation, model: str,
                           params: GenerationParams) -> Conversation:
     """The conversation carrying the model and parameters it is being sent with."""
     return replace(conversation, model=model, params=as_dict(params))
+
+
+def model_capabilities(settings: Settings, model: str | None = None) -> Capabilities:
+    """What `model` (default: the settings' model) can do: the deploy's catalog, then the
+    user's own corrections (Settings page)."""
+    return capabilities(model or settings.model, st.session_state.get(OVERRIDES),
+                        settings.catalog)

@@ -43,6 +43,9 @@ class ReplyMeta:
     reasoning_s: float | None = None  # how long the model thought before answering
     refusal: bool = False  # the content is the model's refusal, not an answer
     skipped_parts: tuple[str, ...] = ()  # types of content parts that carried nothing shown
+    # The request that produced it, but its messages (nexuschat.snippets.request_record):
+    # enough to show it as code; {} for replies from before, or imported.
+    request: dict = field(default_factory=dict)
 
     @property
     def tokens_per_s(self) -> float | None:

@@ -636,4 +636,5 @@ _META_CHECKS = {
     "reasoning_s": (_is_opt_num, "a number or null"),
     "refusal": (lambda v: isinstance(v, bool), "true or false"),
     "skipped_parts": (lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts"),
+    "request": (_is_dict, "an object"),  # nexuschat.snippets.request_record
 }

@@ -18,7 +18,7 @@ from nexuschat.errors import ChatError
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import ImageError, PreparedImage
 from nexuschat.limits import LimitHit
-from nexuschat.models import Overrides, capabilities
+from nexuschat.models import ModelCatalog, Overrides, capabilities
 from nexuschat.params import GenerationParams, validate
 from nexuschat.streaming import ReplyAccumulator
 
@@ -186,13 +186,14 @@ class Draft:
 
 
 def blockers(draft: Draft, model: str, params: GenerationParams,
-             overrides: Overrides | None = None, *, review_images: bool = False) -> list[str]:
+             overrides: Overrides | None = None, *, review_images: bool = False,
+             catalog: ModelCatalog | None = None) -> list[str]:
     """Why `draft` is held: "limit", "images", "vision", "params", "review" (an empty list:
-    send it)."""
+    send it). `catalog`: the deploy's (default: the bundled one)."""
     reasons = ["limit"] if draft.limit is not None else []
     if draft.image_errors:
         reasons.append("images")
-    if draft.images and not capabilities(model, overrides).vision:
+    if draft.images and not capabilities(model, overrides, catalog).vision:
         reasons.append("vision")
     if validate(params):
         reasons.append("params")
@@ -218,6 +219,7 @@ class LiveTurn:
     error_code: str | None = None
     error_params: dict = field(default_factory=dict)
     reply_id: str = field(default_factory=new_id)
+    request: dict = field(default_factory=dict)  # kept with the reply (ReplyMeta.request)
 
     def fail(self, code: str, params: dict | None = None) -> None:
         """Record why the reply could not finish."""
@@ -232,12 +234,13 @@ class LiveTurn:
         """The conversation with this reply in it, however it ended."""
         if not self.done.wait(wait_s):
             self.status = "stopped"  # its run never reached `end`; keep what arrived
-        meta = self.reply.meta(self.status, self.error_code, self.error_params)
+        meta = replace(self.reply.meta(self.status, self.error_code, self.error_params),
+                       request=self.request)
         return apply_reply(self.conversation, self.kind, self.reply.content, meta,
                            self.reply_id, self.reply.reasoning)
 
     def snapshot(self) -> Message:
         """The reply as it stands mid-stream, marked interrupted: what a crash would leave."""
-        meta = self.reply.meta("error", INTERRUPTED)
+        meta = replace(self.reply.meta("error", INTERRUPTED), request=self.request)
         return apply_reply(self.conversation, self.kind, self.reply.content, meta,
                            self.reply_id, self.reply.reasoning).last
