@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 
+from nexuschat import search_index
 from nexuschat.conversation import (
     Conversation,
     ConversationTree,
@@ -303,7 +304,13 @@ def _v4_user_tools(conn: sa.Connection) -> None:
     user_tools.create(conn, checkfirst=False)  # declared with its methods, at the end
 
 
-MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning, _v4_user_tools)
+def _v5_search_index(conn: sa.Connection) -> None:
+    search_index.create(conn)  # SQLite: FTS5 trigram + triggers; PostgreSQL: pg_trgm GIN
+
+
+MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning, _v4_user_tools,
+                                _v5_search_index)
+MIGRATION_WAIT_S = 600.0  # SQLite: how long a starting process waits for another's migration
 
 
 def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
@@ -312,20 +319,37 @@ def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
         current = _schema_version(conn)
     _refuse_newer(current, len(steps))
     for version, step in enumerate(steps, 1):
-        if version <= current:
-            continue
-        with _transaction(engine, write=True) as conn:
-            if conn.dialect.name == "postgresql":  # replicas starting together take turns
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
-            schema_version.create(conn, checkfirst=True)
-            current = _schema_version(conn)  # another process may have got here first
-            _refuse_newer(current, len(steps))
-            if version <= current:
-                continue
-            step(conn)
-            conn.execute(schema_version.insert().values(version=version, applied_at=time.time()))
-            current = version
+        if version > current:
+            current = _wait_for_lock(lambda v=version, s=step: _apply(engine, v, s, len(steps)))
     return current
+
+
+def _apply(engine: sa.Engine, version: int, step: Step, known: int) -> int:
+    """Run one step unless another process has; the version the database is at after it."""
+    with _transaction(engine, write=True) as conn:
+        if conn.dialect.name == "postgresql":  # replicas starting together take turns
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+        schema_version.create(conn, checkfirst=True)
+        current = _schema_version(conn)  # another process may have got here first
+        _refuse_newer(current, known)
+        if version <= current:
+            return current
+        step(conn)
+        conn.execute(schema_version.insert().values(version=version, applied_at=time.time()))
+        return version
+
+
+def _wait_for_lock(apply: Callable[[], T], wait_s: float | None = None) -> T:
+    """`apply()`, again while SQLite's write lock is held by another process's migration
+    (a long step, such as indexing a big database, outlasts the busy timeout)."""
+    deadline = time.monotonic() + (MIGRATION_WAIT_S if wait_s is None else wait_s)
+    while True:
+        try:
+            return apply()
+        except StoreBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _schema_version(conn: sa.Connection) -> int:
@@ -551,6 +575,8 @@ class Store:
 
     def __init__(self, engine: sa.Engine):
         self._engine = engine
+        with _transaction(engine) as conn:  # SQLite without FTS5 trigram: the plain scan
+            self._fts = search_index.has_fts(conn)
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -579,7 +605,9 @@ class Store:
     # --- reading ---
 
     def list(self, owner: str, query: str = "", limit: int = 200) -> list[ConversationSummary]:
-        """The owner's conversations, newest first; `query` words must all match (any case)."""
+        """The owner's conversations, newest first; `query` words must all match (any case):
+        each is found in the title or some message's text, as a substring of the folded text
+        (the index finds them: nexuschat/search_index.py)."""
         c, m = conversations, messages
         leaf = m.alias("leaf")
         count = (sa.select(sa.func.count()).where(m.c.conversation_id == c.c.id)
@@ -594,16 +622,29 @@ class Store:
             .limit(max(0, limit))
         )
         words = _folded(query).split()
-        for word in words:
-            pattern = _like_pattern(word)
-            in_text = (sa.exists().where(m.c.conversation_id == c.c.id,
-                                         m.c.search_text.like(pattern, escape=_LIKE_ESCAPE))
-                       .correlate(c))
-            stmt = stmt.where(sa.or_(c.c.title_search.like(pattern, escape=_LIKE_ESCAPE),
-                                     in_text))
         with _transaction(self._engine) as conn:
+            span = search_index.owner_range(conn, owner) if words and self._fts else None
+            for tag, word in enumerate(words):
+                pattern = _like_pattern(word)
+                if not self._fts:  # PostgreSQL (its trigram index serves this LIKE), old SQLite
+                    in_text = (sa.exists().where(m.c.conversation_id == c.c.id,
+                                                 m.c.search_text.like(pattern,
+                                                                      escape=_LIKE_ESCAPE))
+                               .correlate(c))
+                elif span is None:  # the owner never had a message
+                    in_text = sa.false()
+                else:
+                    in_text = c.c.id.in_(search_index.sqlite_text_hits(word, span, tag))
+                stmt = stmt.where(sa.or_(c.c.title_search.like(pattern, escape=_LIKE_ESCAPE),
+                                         in_text))
             rows = conn.execute(stmt).all()
-            hits = self._latest_hits(conn, [r.id for r in rows], words[0]) if words else {}
+            ids = [r.id for r in rows]
+            if not words or not ids:
+                hits = {}
+            elif self._fts:
+                hits = self._indexed_latest_hits(conn, ids, words[0], span)
+            else:
+                hits = self._latest_hits(conn, ids, words[0])
         return [
             ConversationSummary(
                 r.id, r.title, r.updated_at, r.n,
@@ -629,6 +670,21 @@ class Store:
             sa.select(m.c.conversation_id, m.c.content).join(
                 latest, sa.and_(m.c.conversation_id == latest.c.conversation_id,
                                 m.c.seq == latest.c.seq))
+        )
+        return {r.conversation_id: r.content for r in rows}
+
+    @staticmethod
+    def _indexed_latest_hits(conn: sa.Connection, ids: list[str], word: str,
+                             span: tuple[int, int] | None) -> dict[str, str]:
+        """`_latest_hits` through the SQLite index (the owner's docid range)."""
+        if span is None:
+            return {}
+        m = messages
+        found = search_index.sqlite_latest_hits(word, span, ids).subquery()
+        rows = conn.execute(
+            sa.select(m.c.conversation_id, m.c.content).join(
+                found, sa.and_(m.c.conversation_id == found.c.conversation_id,
+                               m.c.id == found.c.message_id))
         )
         return {r.conversation_id: r.content for r in rows}
 
