@@ -151,6 +151,18 @@ def _pg_trgm_schema(conn: sa.Connection) -> str | None:
         "WHERE e.extname = 'pg_trgm'")).scalar()
 
 
+def pg_indexable(word: str) -> bool:
+    """Whether pg_trgm finds a trigram in `LIKE '%word%'`: three word characters in a row.
+    Without one, PostgreSQL would still pick the GIN index and read all of it (seconds on a
+    big table), so such words are matched with strpos, which the index cannot serve."""
+    run = 0
+    for ch in word:
+        run = run + 1 if ch.isalnum() else 0
+        if run >= TRIGRAM:
+            return True
+    return False
+
+
 def has_fts(conn: sa.Connection) -> bool:
     """Whether this SQLite database has the FTS5 index (schema 5 made it)."""
     return conn.dialect.name == "sqlite" and sa.inspect(conn).has_table("message_search_fts")

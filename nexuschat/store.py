@@ -538,6 +538,14 @@ def _like_pattern(word: str) -> str:
     return f"%{word}%"
 
 
+def _contains(conn: sa.Connection, column: sa.ColumnElement, word: str) -> sa.ColumnElement:
+    """`column` contains `word` (both folded): LIKE, but strpos for a word PostgreSQL's
+    trigram index cannot serve (search_index.pg_indexable)."""
+    if conn.dialect.name == "postgresql" and not search_index.pg_indexable(word):
+        return sa.func.strpos(column, word) > 0
+    return column.like(_like_pattern(word), escape=_LIKE_ESCAPE)
+
+
 def _snippet(text: str, word: str = "") -> str:
     flat = " ".join(text.split())
     at = flat.lower().find(word) if word else -1
@@ -628,8 +636,7 @@ class Store:
                 pattern = _like_pattern(word)
                 if not self._fts:  # PostgreSQL (its trigram index serves this LIKE), old SQLite
                     in_text = (sa.exists().where(m.c.conversation_id == c.c.id,
-                                                 m.c.search_text.like(pattern,
-                                                                      escape=_LIKE_ESCAPE))
+                                                 _contains(conn, m.c.search_text, word))
                                .correlate(c))
                 elif span is None:  # the owner never had a message
                     in_text = sa.false()
@@ -661,8 +668,7 @@ class Store:
         m = messages
         latest = (
             sa.select(m.c.conversation_id, sa.func.max(m.c.seq).label("seq"))
-            .where(m.c.conversation_id.in_(ids),
-                   m.c.search_text.like(_like_pattern(word), escape=_LIKE_ESCAPE))
+            .where(m.c.conversation_id.in_(ids), _contains(conn, m.c.search_text, word))
             .group_by(m.c.conversation_id)
             .subquery()
         )

@@ -12,18 +12,17 @@ import sqlalchemy as sa
 
 from nexuschat.conversation import Message
 from nexuschat.store import MIGRATIONS, Store, make_engine, migrate
-from tests.unit.test_store import (  # noqa: F401  (store: the fixture)
-    ALICE,
-    BOB,
-    chat,
-    count_rows,
-    schema_versions,
-    store,
-)
+from tests.unit.test_store import ALICE, BOB, chat, count_rows, schema_versions
 
 
-def ids(store: Store, query: str, owner: str = ALICE) -> list[str]:
-    return [s.id for s in store.list(owner, query)]
+@pytest.fixture
+def store(database_url):
+    with Store.open(database_url) as s:
+        yield s
+
+
+def ids(searched: Store, query: str, owner: str = ALICE) -> list[str]:
+    return [s.id for s in searched.list(owner, query)]
 
 
 def oracle(convs: dict[str, tuple[str, list[str]]], query: str) -> set[str]:
@@ -91,7 +90,7 @@ def test_special_characters_and_fts_syntax_are_plain_text(store):
         'plain': "nothing special here at all",
     }
     convs = {}
-    for name, text in texts.items():
+    for text in texts.values():
         conv = chat("t", text)
         store.create(ALICE, conv)
         convs[conv.id] = ("t", [text])
@@ -177,7 +176,7 @@ def _older_database(url: str) -> list[str]:
 
 def test_the_migration_indexes_the_rows_already_there(database_url):
     made = _older_database(database_url)
-    with Store.open(database_url) as store:
+    with Store.open(database_url) as store:  # noqa: F811  (not the fixture)
         alice = [cid for i, cid in enumerate(made) if i % 3]
         assert set(ids(store, "天气")) == set(alice)
         assert ids(store, "message 17") == [made[17]]
@@ -189,8 +188,8 @@ def test_the_migration_indexes_the_rows_already_there(database_url):
 
 
 def _open_store(url: str) -> int:
-    with Store.open(url) as store:
-        return len(store.list(ALICE, "天气"))
+    with Store.open(url) as opened:
+        return len(opened.list(ALICE, "天气"))
 
 
 def test_three_processes_starting_at_once_migrate_once(database_url):

@@ -1,0 +1,259 @@
+"""Conversation search on a big database, against the LIKE scan it replaced; run as
+`python -m bench.search` (SQLite; PostgreSQL too when NEXUSCHAT_TEST_POSTGRES_URL is set).
+
+The database holds 1,000,000 messages: one owner with 100,000 (1,000 conversations of 100),
+the rest spread over 900 other owners. Messages are written round by round (message k of every
+conversation, then k+1), so an owner's rows are spread through the table as a live database's
+are. Texts are drawn from an English, Chinese and accented vocabulary with fixed rates, some
+words at other rates for the other owners (`kubernetes`: rare for the owner searched, common
+for everyone else; the case an index that ignored the owner would be slowest at).
+
+The database is written at schema 4 (before the index), the old search (Store.list's LIKE scan:
+the same statements, no index) is timed there, then the schema-5 migration runs (timed: the
+backfill) and the new search is timed on the same rows: the same run, the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench.harness import machine, percentile, write_section
+from nexuschat.store import MIGRATIONS, Store, conversations, make_engine, messages, migrate
+
+SECTION = "## Conversation search"
+GOAL_MS = 100.0  # p95 of the new search, per query, each database
+OWNER = "owner:searched"
+MESSAGES_PER_CONVERSATION = 100
+OWNER_CONVERSATIONS = 1_000  # 100,000 messages
+OTHER_OWNERS = 900
+OTHER_CONVERSATIONS = 10  # each: 900 × 10 × 100 = 900,000 messages
+WORDS_PER_MESSAGE = (12, 60)
+
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+COMMON_EN = _words("the of and to in is you that it for on with as this be are not have at or can "
+             "use your from will an by if code file run data error function value return "
+             "list set get new one time call test user model request should make")
+CHINESE = _words("我们 你们 可以 这个 一个 没有 什么 问题 时候 因为 所以 如果 已经 需要 使用 数据 "
+           "代码 文件 模型 函数 请求 错误 测试 用户 时间 上海 学习 工作 中文 今天 明天 "
+           "谢谢 好的 非常 应该 怎么 为什么 现在")
+ACCENTED = _words("résumé naïve façade über straße élève déjà vu señor crème")
+# word: (share of the searched owner's messages, share of the others') it is planted in
+PLANTED = {
+    "deployment": (0.05, 0.05), "zebrafish": (0.0005, 0.0005), "kubernetes": (0.0002, 0.05),
+    "天气": (0.03, 0.03), "北京": (0.01, 0.01), "麒麟": (0.0002, 0.0002),
+    "一帆风顺": (0.005, 0.005), "python编程": (0.003, 0.003), "café": (0.01, 0.01),
+}
+QUERIES = (  # (what it shows, the query)
+    ("Latin, common (5%)", "deployment"),
+    ("Latin, very common 3 characters", "the"),
+    ("Latin, rare (0.05%)", "zebrafish"),
+    ("Latin, rare here, common for others", "kubernetes"),
+    ("accented", "café"),
+    ("Chinese 2 characters, common (3%)", "天气"),
+    ("Chinese 2 characters (1%)", "北京"),
+    ("Chinese 2 characters, rare (0.02%)", "麒麟"),
+    ("Chinese 4 characters (0.5%)", "一帆风顺"),
+    ("Chinese 1 character, common", "好"),
+    ("mixed Chinese-English", "Python编程"),
+    ("two words, Latin + Chinese", "deployment 天气"),
+    ("no match, 3+ characters", "qxzvw"),
+    ("no match, 2 characters", "鑫鑫"),
+)
+
+
+def texts(rng: random.Random, count: int, mine: bool) -> list[str]:
+    """`count` message texts: common words, Chinese, accents, and the planted words."""
+    vocab = COMMON_EN + CHINESE + ACCENTED
+    weights = [8] * len(COMMON_EN) + [4] * len(CHINESE) + [1] * len(ACCENTED)
+    out = []
+    for _ in range(count):
+        words = rng.choices(vocab, weights, k=rng.randint(*WORDS_PER_MESSAGE))
+        for word, (here, elsewhere) in PLANTED.items():
+            if rng.random() < (here if mine else elsewhere):
+                words.insert(rng.randrange(len(words) + 1), word)
+        out.append(" ".join(words))
+    return out
+
+
+def build(url: str, rng: random.Random, scale: float) -> tuple[int, float]:
+    """Write the database at schema 4; how many messages, and the seconds it took."""
+    started = time.perf_counter()
+    engine = make_engine(url)
+    migrate(engine, MIGRATIONS[:4])
+    owners = [(OWNER, max(1, int(OWNER_CONVERSATIONS * scale)), True)] + [
+        (f"owner:{i}", OTHER_CONVERSATIONS, False) for i in range(int(OTHER_OWNERS * scale))]
+    convs = []
+    now = 1_700_000_000.0
+    for owner, n, mine in owners:
+        for _ in range(n):
+            convs.append((uuid.uuid4().hex, owner, mine))
+    rng.shuffle(convs)
+    with engine.begin() as conn:
+        conn.execute(conversations.insert(), [
+            {"id": cid, "owner": owner, "title": f"chat {i}", "title_search": f"chat {i}",
+             "system_prompt": "", "model": "m", "params": {}, "leaf_id": None,
+             "created_at": now + i, "updated_at": now + i}
+            for i, (cid, owner, _mine) in enumerate(convs)])
+    total = 0
+    for seq in range(1, MESSAGES_PER_CONVERSATION + 1):  # round by round: owners interleaved
+        mine_texts = iter(texts(rng, sum(1 for c in convs if c[2]), True))
+        other_texts = iter(texts(rng, sum(1 for c in convs if not c[2]), False))
+        rows = []
+        for cid, _owner, mine in convs:
+            content = next(mine_texts if mine else other_texts)
+            rows.append({"conversation_id": cid, "id": f"m{seq}", "seq": seq,
+                         "parent_id": f"m{seq - 1}" if seq > 1 else None,
+                         "role": "user" if seq % 2 else "assistant", "content": content,
+                         "search_text": content.lower(), "meta": None, "earlier_attempts": [],
+                         "created_at": now + seq, "reasoning": ""})
+        with engine.begin() as conn:
+            conn.execute(messages.insert(), rows)
+        total += len(rows)
+        if seq % 20 == 0:
+            print(f"  {total:,} messages written", flush=True)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return total, time.perf_counter() - started
+
+
+def timed(store: Store, query: str, runs: int) -> tuple[list[float], int]:
+    """Wall ms of `runs` searches (after one warm-up), and how many conversations matched."""
+    found = len(store.list(OWNER, query))
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        store.list(OWNER, query)
+        out.append((time.perf_counter() - started) * 1000)
+    return out, found
+
+
+def measure(name: str, url: str, scale: float, runs_old: int, runs_new: int) -> dict:
+    """Build, time the old scan, migrate, time the new search; the numbers for the table."""
+    rng = random.Random(1234)
+    print(f"{name}: writing the database...", flush=True)
+    total, build_s = build(url, rng, scale)
+    engine = make_engine(url)
+    old = Store(engine)  # schema 4: no index, the LIKE scan
+    results: dict = {"name": name, "total": total, "build_s": build_s, "rows": {}}
+    print(f"{name}: the LIKE scan...", flush=True)
+    for label, query in QUERIES:
+        results["rows"][label] = {"query": query, "old": timed(old, query, runs_old)}
+    started = time.perf_counter()
+    migrate(engine)
+    results["migrate_s"] = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    new = Store(engine)
+    print(f"{name}: indexed in {results['migrate_s']:.0f} s; the new search...", flush=True)
+    for label, query in QUERIES:
+        results["rows"][label]["new"] = timed(new, query, runs_new)
+    engine.dispose()
+    return results
+
+
+def pg_schema_url(base: str) -> tuple[str, sa.Engine, str]:
+    """A fresh schema on the PostgreSQL at `base` (search_path set to it)."""
+    schema = f"nexuschat_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False), admin, schema
+
+
+def table(all_results: list[dict]) -> tuple[str, list[str]]:
+    """The Markdown table and the goal lines."""
+    lines = ["| database | query | matches | LIKE scan p50 ms | p95 ms | new search p50 ms "
+             "| p95 ms | scan / new (p50) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    goals = []
+    for res in all_results:
+        worst = 0.0
+        for label, row in res["rows"].items():
+            (old, found_old), (new, found_new) = row["old"], row["new"]
+            assert found_old == found_new, (label, found_old, found_new)
+            o50, o95, n50, n95 = (percentile(old, 50), percentile(old, 95),
+                                  percentile(new, 50), percentile(new, 95))
+            worst = max(worst, n95)
+            lines.append(f"| {res['name']} | {label}: `{row['query']}` | {found_new} | "
+                         f"{o50:.1f} | {o95:.1f} | {n50:.1f} | {n95:.1f} | {o50 / n50:.1f} |")
+        ok = worst < GOAL_MS
+        goals.append(f"- {'PASS' if ok else 'FAIL'}: {res['name']}, every query's p95 < "
+                     f"{GOAL_MS:.0f} ms (worst {worst:.1f} ms)")
+    return "\n".join(lines), goals
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the owners")
+    parser.add_argument("--runs", type=int, default=20, help="timed searches per query")
+    parser.add_argument("--runs-old", type=int, default=5, help="timed LIKE scans per query")
+    parser.add_argument("--no-write", action="store_true", help="leave PERFORMANCE.md alone")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args(argv)
+    all_results = []
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        all_results.append(measure("SQLite", url, args.scale, args.runs_old, args.runs))
+    pg = os.environ.get("NEXUSCHAT_TEST_POSTGRES_URL", "").strip()
+    pg_version = ""
+    if pg and not args.no_postgres:
+        url, admin, schema = pg_schema_url(pg)
+        try:
+            all_results.append(measure("PostgreSQL", url, args.scale, args.runs_old,
+                                       args.runs))
+            with admin.connect() as conn:
+                pg_version = conn.exec_driver_sql("SHOW server_version").scalar()
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()
+    text, goals = table(all_results)
+    print(text + "\n" + "\n".join(goals))
+    build = "; ".join(f"{r['name']}: {r['total']:,} messages written in {r['build_s']:.0f} s, "
+                      f"indexed by the migration in {r['migrate_s']:.0f} s" for r in all_results)
+    met = all(g.startswith("- PASS") for g in goals)
+    section = "\n".join([
+        SECTION, "",
+        f"Measured {datetime.date.today().isoformat()} on {machine()}, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+        + (f", PostgreSQL {pg_version} (Debian, default settings but fsync off)"
+           if pg_version else "")
+        + f"; 1-minute load average {os.getloadavg()[0]:.1f} at the end. "
+        f"`Store.list(owner, query)` for one owner holding 100,000 of the database's "
+        f"1,000,000 messages (`bench/search.py` says how they are made); {args.runs} timed "
+        f"searches per query after a warm-up for the new search, {args.runs_old} for the "
+        "LIKE scan (schema 4, same rows, same run); matches are conversations (at most 200 "
+        f"listed). {build}.", "",
+        text, "", *goals, "",
+        f"Goal: every query under {GOAL_MS:.0f} ms at p95 on both databases: "
+        f"**{'met' if met else 'not met'}**.", "",
+        "Reproduce from the repository root: `NEXUSCHAT_TEST_POSTGRES_URL=... "
+        ".venv/bin/python -m bench.search` (builds both databases: several minutes; it "
+        "rewrites this section and exits non-zero if the goal is missed).",
+    ])
+    if not args.no_write:
+        write_section(SECTION, section)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
