@@ -423,6 +423,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    search_index.register_sqlite_functions(dbapi_connection)  # the search index's triggers
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
@@ -539,11 +540,22 @@ def _like_pattern(word: str) -> str:
 
 
 def _contains(conn: sa.Connection, column: sa.ColumnElement, word: str) -> sa.ColumnElement:
-    """`column` contains `word` (both folded): LIKE, but strpos for a word PostgreSQL's
-    trigram index cannot serve (search_index.pg_indexable)."""
-    if conn.dialect.name == "postgresql" and not search_index.pg_indexable(word):
+    """`column` contains `word` (both folded), as a plain comparison no index serves."""
+    if conn.dialect.name == "postgresql":
         return sa.func.strpos(column, word) > 0
-    return column.like(_like_pattern(word), escape=_LIKE_ESCAPE)
+    return sa.func.instr(column, word) > 0
+
+
+def _has_message_with(conn: sa.Connection, conversation_id: sa.ColumnElement,
+                      word: str) -> sa.ColumnElement:
+    """The conversation has a message containing `word`: its messages read in order up to the
+    first that does. A scalar subquery with LIMIT 1, not EXISTS: PostgreSQL turns EXISTS
+    into a join over every message, and the list's LIMIT then no longer stops the work."""
+    m = messages
+    first = (sa.select(sa.literal(1)).where(m.c.conversation_id == conversation_id,
+                                           _contains(conn, m.c.search_text, word))
+             .limit(1).correlate(conversations).scalar_subquery())
+    return first.is_not(None)
 
 
 def _snippet(text: str, word: str = "") -> str:
@@ -583,8 +595,8 @@ class Store:
 
     def __init__(self, engine: sa.Engine):
         self._engine = engine
-        with _transaction(engine) as conn:  # SQLite without FTS5 trigram: the plain scan
-            self._fts = search_index.has_fts(conn)
+        with _transaction(engine) as conn:  # None (no trigram FTS5, no pg_trgm): the scan
+            self._index = search_index.kind(conn)
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -631,27 +643,26 @@ class Store:
         )
         words = _folded(query).split()
         with _transaction(self._engine) as conn:
-            span = search_index.owner_range(conn, owner) if words and self._fts else None
-            for tag, word in enumerate(words):
-                pattern = _like_pattern(word)
-                if not self._fts:  # PostgreSQL (its trigram index serves this LIKE), old SQLite
-                    in_text = (sa.exists().where(m.c.conversation_id == c.c.id,
-                                                 _contains(conn, m.c.search_text, word))
-                               .correlate(c))
-                elif span is None:  # the owner never had a message
+            index = search_index.OwnerIndex(conn, self._index, owner) if self._index else None
+            common = {w: index is None or index.common(conn, w) for w in set(words)}
+            for word in words:
+                if common[word]:  # checked conversation by conversation, newest first
+                    in_text = _has_message_with(conn, c.c.id, word)
+                elif index.empty:
                     in_text = sa.false()
                 else:
-                    in_text = c.c.id.in_(search_index.sqlite_text_hits(word, span, tag))
+                    in_text = c.c.id.in_(index.conversations(word))
+                pattern = _like_pattern(word)
                 stmt = stmt.where(sa.or_(c.c.title_search.like(pattern, escape=_LIKE_ESCAPE),
                                          in_text))
             rows = conn.execute(stmt).all()
             ids = [r.id for r in rows]
             if not words or not ids:
                 hits = {}
-            elif self._fts:
-                hits = self._indexed_latest_hits(conn, ids, words[0], span)
-            else:
+            elif common[words[0]]:
                 hits = self._latest_hits(conn, ids, words[0])
+            else:
+                hits = self._indexed_latest_hits(conn, ids, words[0], index)
         return [
             ConversationSummary(
                 r.id, r.title, r.updated_at, r.n,
@@ -662,37 +673,29 @@ class Store:
 
     @staticmethod
     def _latest_hits(conn: sa.Connection, ids: list[str], word: str) -> dict[str, str]:
-        """The text of the latest message containing `word`, for each conversation."""
-        if not ids:
-            return {}
-        m = messages
-        latest = (
-            sa.select(m.c.conversation_id, sa.func.max(m.c.seq).label("seq"))
-            .where(m.c.conversation_id.in_(ids), _contains(conn, m.c.search_text, word))
-            .group_by(m.c.conversation_id)
-            .subquery()
-        )
-        rows = conn.execute(
-            sa.select(m.c.conversation_id, m.c.content).join(
-                latest, sa.and_(m.c.conversation_id == latest.c.conversation_id,
-                                m.c.seq == latest.c.seq))
-        )
-        return {r.conversation_id: r.content for r in rows}
+        """The text of the latest message containing `word`, for each conversation: each
+        conversation's messages read from its last one back, to the first with the word."""
+        c, m = conversations, messages
+        latest = (sa.select(m.c.content).where(m.c.conversation_id == c.c.id,
+                                               _contains(conn, m.c.search_text, word))
+                  .order_by(m.c.seq.desc()).limit(1).correlate(c).scalar_subquery())
+        rows = conn.execute(sa.select(c.c.id, latest.label("content")).where(c.c.id.in_(ids)))
+        return {r.id: r.content for r in rows if r.content is not None}
 
     @staticmethod
     def _indexed_latest_hits(conn: sa.Connection, ids: list[str], word: str,
-                             span: tuple[int, int] | None) -> dict[str, str]:
-        """`_latest_hits` through the SQLite index (the owner's docid range)."""
-        if span is None:
+                             index: search_index.OwnerIndex) -> dict[str, str]:
+        """`_latest_hits` through the index, for a word in few of the owner's messages."""
+        if index.empty:
             return {}
         m = messages
-        found = search_index.sqlite_latest_hits(word, span, ids).subquery()
+        found = index.latest(word, ids).subquery()
         rows = conn.execute(
             sa.select(m.c.conversation_id, m.c.content).join(
                 found, sa.and_(m.c.conversation_id == found.c.conversation_id,
                                m.c.id == found.c.message_id))
-        )
-        return {r.conversation_id: r.content for r in rows}
+            .order_by(m.c.seq))
+        return {r.conversation_id: r.content for r in rows}  # the latest one stays
 
     def load(self, owner: str, conversation_id: str,
              leaf_id: str | None = None) -> Conversation | None:

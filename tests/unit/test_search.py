@@ -10,7 +10,9 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
+from nexuschat import search_index
 from nexuschat.conversation import Message
+from nexuschat.search_index import PG_INDEX
 from nexuschat.store import MIGRATIONS, Store, make_engine, migrate
 from tests.unit.test_store import ALICE, BOB, chat, count_rows, schema_versions
 
@@ -133,7 +135,9 @@ def test_saves_deletes_and_an_owner_change_are_found_at_once(store):
     assert ids(store, "final", BOB) == [] and ids(store, "追问", BOB) == []
 
 
-def test_the_snippet_is_the_latest_message_with_the_first_word(store):
+@pytest.mark.parametrize("common", [search_index.COMMON, 0])
+def test_the_snippet_is_the_latest_message_with_the_first_word(store, monkeypatch, common):
+    monkeypatch.setattr(search_index, "COMMON", common)
     conv = chat("t", "early 天气 one", "middle", "late 天气 two", "last")
     store.create(ALICE, conv)
     assert store.list(ALICE, "天气")[0].snippet == "late 天气 two"
@@ -141,7 +145,10 @@ def test_the_snippet_is_the_latest_message_with_the_first_word(store):
     assert store.list(ALICE, "early")[0].snippet == "early 天气 one"
 
 
-def test_random_texts_give_what_the_substring_scan_gives(store):
+@pytest.mark.parametrize("common", [search_index.COMMON, 0, 3])
+def test_random_texts_give_what_the_substring_scan_gives(store, monkeypatch, common):
+    # COMMON 0: every word goes conversation by conversation; 3: some words do, some not
+    monkeypatch.setattr(search_index, "COMMON", common)
     rng = random.Random(20261201)
     alphabet = list("abcAB éÉ天气北京学习 -.'\"%_*:(") + ["NEAR(", "AND", "Py"]
     convs: dict[str, tuple[str, list[str]]] = {}
@@ -203,7 +210,7 @@ def test_three_processes_starting_at_once_migrate_once(database_url):
         assert count_rows(database_url, "message_search") == count_rows(database_url, "messages")
 
 
-def test_postgresql_has_the_trigram_index(database_url):
+def test_postgresql_has_the_owner_scoped_index(database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's index")
     Store.open(database_url).close()
@@ -211,8 +218,41 @@ def test_postgresql_has_the_trigram_index(database_url):
     try:
         with engine.connect() as conn:
             found = conn.execute(sa.text(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_messages_search_text_trgm'"
-            )).scalar()
+                "SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": PG_INDEX}
+            ).scalar()
     finally:
         engine.dispose()
-    assert found and "gin_trgm_ops" in found
+    assert found and "(owner, search_text" in found and "gin_trgm_ops, grams)" in found
+
+
+GRAM_TEXTS = ["", "a", "ab", "abc abc", "北京天气 很好", "x\ty\nz\r w", "😀x😀", "a  b", "é\u3000e",
+              "'%_\\\"", "Python编程"]
+
+
+def test_grams_are_the_characters_and_pairs_without_blanks():
+    assert search_index.grams("北京 天") == ["京", "北", "北京", "天"]
+    assert search_index.grams("a\tb") == ["a", "b"]
+    assert search_index.sqlite_grams("北京") == "4eac 5317 5317x4eac"
+
+
+def test_postgresql_computes_the_grams_python_does(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's nexuschat_grams")
+    Store.open(database_url).close()
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            for text in GRAM_TEXTS:
+                found = conn.execute(sa.text("SELECT nexuschat_grams(:t)"), {"t": text}).scalar()
+                assert sorted(found) == search_index.grams(text), repr(text)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("common", [search_index.COMMON, 0])
+def test_an_owner_without_messages_and_words_in_titles_only(store, monkeypatch, common):
+    monkeypatch.setattr(search_index, "COMMON", common)
+    titled = chat(title="北京 zebra", updated_at=10.0)  # no message: not in the index
+    store.create(ALICE, titled)
+    assert ids(store, "北京") == ids(store, "zebra") == ids(store, "京") == [titled.id]
+    assert ids(store, "北京 zeb") == [titled.id] and ids(store, "上海") == []
