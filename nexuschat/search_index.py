@@ -133,11 +133,13 @@ _PG_DDL = (
     "grams TEXT[] NOT NULL, PRIMARY KEY (conversation_id, message_id), "
     "FOREIGN KEY (conversation_id, message_id) REFERENCES messages (conversation_id, id) "
     "ON DELETE CASCADE)",
-    # the characters and pairs of a text, as SQLite's nexuschat_grams (`grams` below) has them
+    # the characters and pairs of a text, as `grams` below has them (the characters split
+    # once: substr(t, i, 2) walks the text from its start each time, quadratic in UTF-8)
     "CREATE FUNCTION nexuschat_grams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE "
-    "PARALLEL SAFE AS $$ SELECT coalesce(array_agg(DISTINCT g), '{}') FROM "
-    "(SELECT substr(t, i, n) AS g FROM generate_series(1, length(t)) AS i, "
-    "(VALUES (1), (2)) AS v(n) WHERE i + n - 1 <= length(t)) AS s "
+    "PARALLEL SAFE AS $$ SELECT coalesce(array_agg(DISTINCT g), '{}') "
+    "FROM (SELECT string_to_array(t, NULL) AS c) AS x, "
+    "LATERAL (SELECT a FROM unnest(x.c) AS a UNION ALL "
+    "SELECT a || b FROM unnest(x.c, x.c[2:]) AS p(a, b) WHERE b IS NOT NULL) AS s(g) "
     "WHERE g !~ '[ \\t\\n\\r]' $$",
 )
 _PG_BACKFILL = (

@@ -328,7 +328,10 @@ def _apply(engine: sa.Engine, version: int, step: Step, known: int) -> int:
     """Run one step unless another process has; the version the database is at after it."""
     with _transaction(engine, write=True) as conn:
         if conn.dialect.name == "postgresql":  # replicas starting together take turns
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            # keyed by schema too: a long step (indexing a big database) holds the lock, and
+            # other deploys (or tests) in other schemas of the database need not wait for it
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                _MIGRATION_LOCK, sa.func.hashtext(sa.func.current_schema()))))
         schema_version.create(conn, checkfirst=True)
         current = _schema_version(conn)  # another process may have got here first
         _refuse_newer(current, known)
