@@ -221,6 +221,8 @@ def measure(name: str, url: str, scale: float, runs_old: int, runs_new: int) -> 
     print(f"{name}: indexed in {results['migrate_s']:.0f} s; the new search...", flush=True)
     for label, query in QUERIES:
         results["rows"][label]["new"] = timed(new.list, query, runs_new)
+        print(f"  {label}: {percentile(results['rows'][label]['new'][0], 95):.0f} ms p95",
+              flush=True)
     engine.dispose()
     return results
 

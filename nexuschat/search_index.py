@@ -260,8 +260,14 @@ def gram_token(gram: str) -> str:
 
 
 def sqlite_grams(text: str | None) -> str:
-    """`nexuschat_grams(text)` for SQLite: the tokens of `grams(text)`, space-separated."""
-    return " ".join(gram_token(g) for g in grams(text or ""))
+    """`nexuschat_grams(text)` for SQLite: the tokens of `grams(text)`, space-separated (each
+    character spelled once: it runs for every message written)."""
+    text = text or ""
+    spelled = [None if ch in _BLANKS else f"{ord(ch):x}" for ch in text]
+    found = {h for h in spelled if h is not None}
+    found.update(f"{a}x{b}" for a, b in zip(spelled, spelled[1:], strict=False)
+                 if a is not None and b is not None)
+    return " ".join(sorted(found))
 
 
 def register_sqlite_functions(dbapi_connection) -> None:

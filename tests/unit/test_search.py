@@ -233,6 +233,9 @@ def test_grams_are_the_characters_and_pairs_without_blanks():
     assert search_index.grams("北京 天") == ["京", "北", "北京", "天"]
     assert search_index.grams("a\tb") == ["a", "b"]
     assert search_index.sqlite_grams("北京") == "4eac 5317 5317x4eac"
+    for text in GRAM_TEXTS:  # the same grams, spelled
+        assert search_index.sqlite_grams(text).split() == sorted(
+            search_index.gram_token(g) for g in search_index.grams(text)), repr(text)
 
 
 def test_postgresql_computes_the_grams_python_does(database_url):
