@@ -130,9 +130,7 @@ _SQLITE_TRIGGERS = (
 _PG_DDL = (
     "CREATE TABLE message_search (conversation_id VARCHAR(255) NOT NULL, "
     "message_id VARCHAR(255) NOT NULL, owner TEXT NOT NULL, search_text TEXT NOT NULL, "
-    "grams TEXT[] NOT NULL, PRIMARY KEY (conversation_id, message_id), "
-    "FOREIGN KEY (conversation_id, message_id) REFERENCES messages (conversation_id, id) "
-    "ON DELETE CASCADE)",
+    "grams TEXT[] NOT NULL, PRIMARY KEY (conversation_id, message_id))",  # no FK: see triggers
     # the characters and pairs of a text, as `grams` below has them (the characters split
     # once: substr(t, i, 2) walks the text from its start each time, quadratic in UTF-8)
     "CREATE FUNCTION nexuschat_grams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE "
@@ -155,12 +153,17 @@ _PG_TRIGGERS = (
     "INSERT INTO message_search (conversation_id, message_id, owner, search_text, grams) "
     "SELECT NEW.conversation_id, NEW.id, c.owner, NEW.search_text, "
     "nexuschat_grams(NEW.search_text) FROM conversations c WHERE c.id = NEW.conversation_id; "
+    "ELSIF TG_OP = 'DELETE' THEN "
+    "DELETE FROM message_search "
+    "WHERE conversation_id = OLD.conversation_id AND message_id = OLD.id; "
     "ELSIF NEW.search_text IS DISTINCT FROM OLD.search_text THEN "
     "UPDATE message_search SET search_text = NEW.search_text, "
     "grams = nexuschat_grams(NEW.search_text) "
     "WHERE conversation_id = NEW.conversation_id AND message_id = NEW.id; "
     "END IF; RETURN NULL; END $$",
-    "CREATE TRIGGER messages_search AFTER INSERT OR UPDATE OF search_text ON messages "
+    # deletes (a conversation's cascade too) by trigger, not a foreign key, which would keep
+    # `messages` from being dropped or rebuilt by a later step without this table in mind
+    "CREATE TRIGGER messages_search AFTER INSERT OR DELETE OR UPDATE OF search_text ON messages "
     "FOR EACH ROW EXECUTE FUNCTION nexuschat_search_message()",
     # a conversation that changes owner (Store.adopt) takes its messages' rows along
     "CREATE FUNCTION nexuschat_search_owner() RETURNS trigger LANGUAGE plpgsql "

@@ -113,7 +113,7 @@ def test_owners_never_see_each_other_whatever_the_word_length(store):
     assert ids(store, "report", "carol") == [] and ids(store, "天", "carol") == []
 
 
-def test_saves_deletes_and_an_owner_change_are_found_at_once(store):
+def test_saves_deletes_and_an_owner_change_are_found_at_once(store, database_url):
     conv = chat("streaming", "the question", "")
     store.create(ALICE, conv)
     reply = conv.messages[-1]
@@ -133,6 +133,7 @@ def test_saves_deletes_and_an_owner_change_are_found_at_once(store):
     assert hit.snippet == "after the move"  # the latest message with the word, after the move
     assert store.delete(BOB, conv.id)
     assert ids(store, "final", BOB) == [] and ids(store, "追问", BOB) == []
+    assert count_rows(database_url, "message_search") == count_rows(database_url, "messages") == 0
 
 
 @pytest.mark.parametrize("common", [search_index.COMMON, 0])
