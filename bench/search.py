@@ -40,6 +40,7 @@ OWNER_CONVERSATIONS = 1_000  # 100,000 messages
 OTHER_OWNERS = 900
 OTHER_CONVERSATIONS = 10  # each: 900 × 10 × 100 = 900,000 messages
 WORDS_PER_MESSAGE = (12, 60)
+CLUSTERED = "hyperloop"
 
 
 
@@ -75,6 +76,21 @@ QUERIES = (  # (what it shows, the query)
     ("two words, Latin + Chinese", "deployment 天气"),
     ("no match, 3+ characters", "qxzvw"),
     ("no match, 2 characters", "鑫鑫"),
+    ("in every message of 2.5% of conversations", CLUSTERED),
+)
+
+
+HOW = (
+    "How the new search answers each kind (DEVELOPERS.md, Conversation search): a word in at "
+    "most 2,000 of the owner's messages comes from the index (SQLite: the FTS5 trigram "
+    "phrase, or for one or two characters the gram token, in the owner's docid range; "
+    "PostgreSQL: the GIN over owner, trigrams and grams); a word in more (`the`, "
+    "`deployment` at 5%, `天气` at 3%, `好`) is checked conversation by conversation, newest "
+    "first, until the 200 the page lists are found. That walk is fast here because such words "
+    "are spread over the conversations; a word in more than 2,000 of the owner's messages but "
+    "in only a few of their conversations would make it read most of the owner's 100,000 "
+    "messages, at about the LIKE scan's cost for a rare word: that case is not measured here "
+    "and not bounded by this design."
 )
 
 
@@ -92,7 +108,7 @@ def texts(rng: random.Random, count: int, mine: bool) -> list[str]:
     return out
 
 
-def build(url: str, rng: random.Random, scale: float) -> tuple[int, float]:
+def build(url: str, rng: random.Random, scale: float, others: float) -> tuple[int, float]:
     """Write the database at schema 4; how many messages, and the seconds it took. Rows go
     in through the driver in big batches (SQLite: executemany in one transaction; PostgreSQL:
     COPY), a round of every conversation's next message at a time."""
@@ -100,8 +116,11 @@ def build(url: str, rng: random.Random, scale: float) -> tuple[int, float]:
     engine = make_engine(url)
     migrate(engine, MIGRATIONS[:4])
     owners = [(OWNER, max(1, int(OWNER_CONVERSATIONS * scale)), True)] + [
-        (f"owner:{i}", OTHER_CONVERSATIONS, False) for i in range(int(OTHER_OWNERS * scale))]
+        (f"owner:{i}", OTHER_CONVERSATIONS, False) for i in range(int(OTHER_OWNERS * others))]
     convs = [(uuid.uuid4().hex, owner, mine) for owner, n, mine in owners for _ in range(n)]
+    # every 40th of the owner's conversations has CLUSTERED in each message: common in the
+    # owner's messages, in few of their conversations (the walk's worst case)
+    clustered = {cid for i, (cid, _o, _m) in enumerate(c for c in convs if c[2]) if i % 40 == 0}
     rng.shuffle(convs)
     now = 1_700_000_000.0
     conv_rows = [(cid, owner, f"chat {i}", f"chat {i}", "", "m", "{}", None, now + i, now + i)
@@ -130,6 +149,8 @@ def build(url: str, rng: random.Random, scale: float) -> tuple[int, float]:
             rows = []
             for cid, _owner, mine in convs:
                 content = next(mine_texts if mine else other_texts)
+                if cid in clustered:
+                    content += " " + CLUSTERED
                 rows.append((cid, f"m{seq}", seq, f"m{seq - 1}" if seq > 1 else None,
                              "user" if seq % 2 else "assistant", content, content.lower(),
                              None, "[]", now + seq, ""))
@@ -198,11 +219,12 @@ def timed(search, query: str, runs: int) -> tuple[list[float], int]:
     return out, found
 
 
-def measure(name: str, url: str, scale: float, runs_old: int, runs_new: int) -> dict:
+def measure(name: str, url: str, scale: float, others: float, runs_old: int,
+            runs_new: int) -> dict:
     """Build, time the old scan, migrate, time the new search; the numbers for the table."""
     rng = random.Random(1234)
     print(f"{name}: writing the database...", flush=True)
-    total, build_s = build(url, rng, scale)
+    total, build_s = build(url, rng, scale, others)
     print(f"{name}: {total:,} messages in {build_s:.0f} s; the LIKE scan...", flush=True)
     engine = make_engine(url)
     results: dict = {"name": name, "total": total, "build_s": build_s, "rows": {}}
@@ -266,17 +288,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs-old", type=int, default=5, help="timed LIKE scans per query")
     parser.add_argument("--no-write", action="store_true", help="leave PERFORMANCE.md alone")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--others", type=float, default=None,
+                        help="fraction of the other owners (default: --scale)")
     args = parser.parse_args(argv)
+    others = args.scale if args.others is None else args.others
     all_results = []
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        all_results.append(measure("SQLite", url, args.scale, args.runs_old, args.runs))
+        all_results.append(measure("SQLite", url, args.scale, others, args.runs_old,
+                                   args.runs))
     pg = os.environ.get("NEXUSCHAT_TEST_POSTGRES_URL", "").strip()
     pg_version = ""
     if pg and not args.no_postgres:
         url, admin, schema = pg_schema_url(pg)
         try:
-            all_results.append(measure("PostgreSQL", url, args.scale, args.runs_old,
+            all_results.append(measure("PostgreSQL", url, args.scale, others, args.runs_old,
                                        args.runs))
             with admin.connect() as conn:
                 pg_version = conn.exec_driver_sql("SHOW server_version").scalar()
@@ -302,6 +328,7 @@ def main(argv: list[str]) -> int:
         "LIKE scan (schema 4, same rows, same run); matches are conversations (at most 200 "
         f"listed). {build}.", "",
         text, "", *goals, "",
+        HOW, "",
         f"Goal: every query under {GOAL_MS:.0f} ms at p95 on both databases: "
         f"**{'met' if met else 'not met'}**.", "",
         "Reproduce from the repository root: `NEXUSCHAT_TEST_POSTGRES_URL=... "
