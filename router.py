@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import account, identity, page_style, persistence, state
+from components import account, identity, page_style, persistence, spend, state
 from components.live_reply import settle_live_turn
 from components.runtime import freeze_startup_objects
 from components.sidebar import render_sidebar
@@ -46,4 +46,5 @@ else:
     except StoreError as failure:  # what the user typed or received stays in the session
         st.error(t(persistence.failure_key(persistence.report(failure))),
                  icon=":material/database:")
+    spend.render_sidebar_spend()  # after the page: its reply's cost and balance included
 freeze_startup_objects()  # once per process, after the first run has imported everything

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, local_provider, notices, state
+from components import clipboard, composer, history, local_provider, notices, spend, state
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import request_notes
@@ -35,6 +35,8 @@ if held := st.session_state[state.DRAFT]:
                           overrides=overrides)
 composer.render_request_notes(request_notes(settings.model, caps, images=has_images(conversation),
                                             max_tokens=params.max_tokens))
+if not pending:  # before sending: what the next request's input comes to
+    spend.render_estimate(conversation, settings, caps)
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import branches, code_view, live_reply, state
+from components import branches, code_view, live_reply, spend, state
 from components.messages import render_message, render_show_earlier
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
@@ -66,6 +66,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
     bubble = st.empty()
     conversation = live_reply.run_turn(kind, settings, params, bubble, vision=vision,
                                        thinking=thinking)
+    spend.remember_balance(conversation.last)
     if conversation.last is not None:
         with bubble.container():
             _bubble(conversation.last, conversation, settings.model, is_last=True)

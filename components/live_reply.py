@@ -7,12 +7,13 @@ import time
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components import persistence, quota, state
+from components import persistence, quota, spend, state
 from components.client import client_for
 from components.messages import AVATARS, CURSOR, render_content, render_reasoning
 from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
+from nexuschat.gateway import read_balance
 from nexuschat.i18n import format_number, t
 from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
@@ -85,7 +86,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
     try:
         client = client_for(settings)
         # Every turn passes the deploy's per-request limits, logged as it starts.
-        request_id, hit = quota.admit(settings)
+        request_id, hit = quota.admit(settings, conversation.id)
         stream: ChatStream | RefusedStream = (
             RefusedStream(quota.limit_error(hit)) if hit else ChatStream(client, body))
     except ChatError as exc:  # settings this deploy refuses: the turn fails, nothing is sent
@@ -93,7 +94,7 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
     finish = quota.finisher(request_id, sent_chars=text_chars(messages))
     prefix_chars = len(conversation.last.content) if kind == "continue" and conversation.last \
         else 0
-    live = LiveTurn(conversation, kind, ReplyAccumulator(),
+    live = LiveTurn(conversation, kind, ReplyAccumulator(price=spend.price_record(settings)),
                     request=request_record(settings.base_url, body,
                                            system_prompt=conversation.system_prompt,
                                            vision=vision, kind=kind,
@@ -140,6 +141,8 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
                 # Sent again without stream_options (a server refused them): what was sent.
                 live.request = {**live.request, "fields": {
                     k: v for k, v in stream.body.items() if k != "messages"}}
+            if isinstance(stream, ChatStream) and not reply.balance:  # a gateway's header
+                reply.balance = read_balance(stream.headers)
             live.end()
             finish(live.reply.meta(live.status, live.error_code, live.error_params),
                    len(live.reply.content) + live.reply.reasoning_chars)

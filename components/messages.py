@@ -8,7 +8,7 @@ from contextlib import nullcontext
 
 import streamlit as st
 
-from components import state
+from components import spend, state
 from nexuschat import describe
 from nexuschat.conversation import Message, ReplyMeta
 from nexuschat.i18n import format_bytes, format_number, t
@@ -60,10 +60,12 @@ def image_caption(image: PreparedImage, model: str) -> str:
     return caption
 
 
-def meta_line(meta: ReplyMeta) -> str:
-    """Model, usage and timings in one line."""
+def meta_line(meta: ReplyMeta, cost: str | None = None) -> str:
+    """Model, usage, what it cost and timings in one line."""
     parts = [t("meta.model", model=plain_text(meta.model))] if meta.model else []
     parts.append(describe.usage_note(meta))
+    if cost:
+        parts.append(cost)
     if reasoning := describe.reasoning_note(meta):
         parts.append(reasoning)
     if meta.ttft_s is not None:
@@ -155,7 +157,8 @@ def render_reply_footer(message: Message) -> None:
         st.error(failure, icon=":material/error:")
     elif note := finish_note(meta):
         st.warning(note, icon=":material/info:")
-    st.caption(meta_line(meta))
+    cost, cost_help = spend.footer(meta, spend.usd_cny())
+    st.caption(meta_line(meta, cost), help=cost_help)
 
 
 def render_reply_actions(

@@ -46,6 +46,15 @@ class ReplyMeta:
     # The request that produced it, but its messages (nexuschat.snippets.request_record):
     # enough to show it as code; {} for replies from before, or imported.
     request: dict = field(default_factory=dict)
+    # Prompt tokens read from the provider's cache (prompt_tokens_details.cached_tokens,
+    # DeepSeek's prompt_cache_hit_tokens); part of prompt_tokens, priced lower.
+    cached_tokens: int | None = None
+    # The price it was costed at (nexuschat.cost.Price.to_dict): kept, so a later price
+    # change does not rewrite what it cost; {}: no price known when it was sent.
+    price: dict = field(default_factory=dict)
+    # What the server said was left on the account after it (nexuschat.gateway.read_balance:
+    # amount, currency); {}: nothing said.
+    balance: dict = field(default_factory=dict)
 
     @property
     def tokens_per_s(self) -> float | None:

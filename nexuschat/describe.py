@@ -11,15 +11,19 @@ escapes whole lines its own way.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Callable, Mapping
 
 from nexuschat.conversation import ReplyMeta
+from nexuschat.cost import Cost, Price, convert, other_currency
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.i18n import (
     PLURAL_PARAM,
     format_bytes,
+    format_day,
+    format_money,
     format_number,
     format_wait,
     has_text,
@@ -89,6 +93,55 @@ def usage_note(meta: ReplyMeta) -> str:
         return t("meta.usage_unknown")
     return t("meta.usage", prompt=_tokens(meta.prompt_tokens),
              completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+
+
+def cost_note(meta: ReplyMeta, cost: Cost | None) -> str | None:
+    """What a reply cost in its price's currency, or that its price is unknown; None when
+    the server reported no usage (the usage note says so)."""
+    if not meta.has_usage:
+        return None
+    if cost is None:
+        return t("meta.price_unknown")
+    return t("meta.cost", amount=format_money(cost.amount, cost.currency))
+
+
+def cost_help(cost: Cost, price: Price, usd_cny: float) -> str:
+    """The hover text of a cost: the other currency at the exchange rate, the price it was
+    costed at and since when, and the prompt tokens read from the cache."""
+    other = other_currency(cost.currency)
+    lines = [t("meta.cost_other", amount=format_money(convert(cost.amount, cost.currency, other,
+                                                              usd_cny), other),
+               rate=format_number(usd_cny, 2)),
+             t("meta.cost_price", input=format_money(price.input, price.currency),
+               output=format_money(price.output, price.currency),
+               as_of=_day(price.as_of))]
+    if cost.cached_tokens:
+        lines.append(t("meta.cost_cached", count=cost.cached_tokens))
+    return "\n\n".join(lines)
+
+
+def money_help(amounts: Mapping[str, float], usd_cny: float) -> str:
+    """A total in both currencies at the exchange rate (a conversation's, the Usage page's)."""
+    return t("meta.money_both", usd=format_money(_in(amounts, "USD", usd_cny), "USD"),
+             cny=format_money(_in(amounts, "CNY", usd_cny), "CNY"),
+             rate=format_number(usd_cny, 2))
+
+
+def money_text(amounts: Mapping[str, float]) -> str:
+    """Amounts per currency as they were spent: "$0.0123 + ¥0.0040"."""
+    shown = [format_money(v, c) for c, v in sorted(amounts.items(), key=lambda kv: kv[0] != "USD")]
+    return " + ".join(shown) if shown else format_money(0.0, "USD")
+
+
+def _in(amounts: Mapping[str, float], currency: str, usd_cny: float) -> float:
+    return sum(convert(v, c, currency, usd_cny) for c, v in amounts.items())
+
+
+def _day(iso: str) -> str:
+    try:
+        return format_day(dt.date.fromisoformat(iso))
+    except ValueError:
+        return iso or "?"
 
 
 def reasoning_note(meta: ReplyMeta) -> str | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from nexuschat.conversation import ReplyMeta, Status
 from nexuschat.errors import ChatError
-from nexuschat.gateway import count, normalize_finish_reason, read_delta, read_usage
+from nexuschat.gateway import count, normalize_finish_reason, read_balance, read_delta, read_usage
 
 MAX_SKIPPED_TYPES = 8  # distinct unknown part types noted on one reply
 
@@ -53,6 +53,8 @@ class ReplyAccumulator:
     ended_at: float | None = None
     chunks: int = 0
     text_chars: int = 0  # of choice 0's answer, so a repaint can tell what changed cheaply
+    price: dict = field(default_factory=dict)  # the price it is costed at (ReplyMeta.price)
+    balance: dict | None = None  # what the server said is left (headers or a `balance` field)
     reasoning_chars: int = 0
     _parts: dict[int, list[str]] = field(default_factory=dict)
     _reasoning: list[str] = field(default_factory=list)
@@ -75,6 +77,8 @@ class ReplyAccumulator:
         usage = chunk.get("usage")
         if usage and (numbers := read_usage(usage)) is not None:
             self.usage = numbers
+        if "balance" in chunk or (isinstance(usage, dict) and "balance" in usage):
+            self.balance = read_balance(None, chunk) or self.balance
         choices = chunk.get("choices")
         if not isinstance(choices, list):
             return False
@@ -221,6 +225,9 @@ class ReplyAccumulator:
             completion_tokens=count(usage.get("completion_tokens")),
             total_tokens=count(usage.get("total_tokens")),
             reasoning_tokens=count(usage.get("reasoning_tokens")),
+            cached_tokens=count(usage.get("cached_tokens")),
+            price=dict(self.price),
+            balance=dict(self.balance or {}),
             ttft_s=None if self.first_token_at is None else self.first_token_at - self.started_at,
             duration_s=end - self.started_at,
             reasoning_s=self.reasoning_seconds(),

@@ -156,6 +156,11 @@ def _continued_meta(before: ReplyMeta, after: ReplyMeta) -> ReplyMeta:
         completion_tokens=total(before.completion_tokens, after.completion_tokens),
         total_tokens=total(before.total_tokens, after.total_tokens),
         reasoning_tokens=total(before.reasoning_tokens, after.reasoning_tokens),
+        cached_tokens=total(before.cached_tokens, after.cached_tokens),
+        # One price for the summed tokens: a continuation sent at another price (another
+        # model) leaves the whole reply unpriced rather than priced wrong.
+        price=after.price if not before.price or before.price == after.price else {},
+        balance=after.balance or before.balance,
         ttft_s=before.ttft_s,
         duration_s=total_float(before.duration_s, after.duration_s),
         reasoning_s=total_float(before.reasoning_s, after.reasoning_s),

@@ -11,7 +11,11 @@ documentation and on other projects' recordings of real servers): reasoning as
 list of parts (Mistral); refusals; a plain JSON completion for a streaming request; any
 finish reason; error bodies of any shape and content type; and `raw` events sent verbatim.
 A `gate` holds a reply between its reasoning and its answer until the test releases it, and an
-`answer_gate` holds it again after `answer_gate_after` pieces of the answer.
+`answer_gate` holds it again after `answer_gate_after` pieces of the answer. A reply's
+`balance` is sent as an `X-Balance` header (with `balance_currency` as `X-Balance-Currency`),
+`headers` as they are, `usage_extra` merged into its usage (`prompt_tokens_details`...),
+`prompt_tokens` in place of the counted prompt size; an
+`error` with status 402 is an account out of balance, as DeepSeek sends it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ IMAGE_TOKENS = 85
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
+    402: ("insufficient_balance_error", "insufficient_balance"),
     403: ("permission_error", None),
     404: ("invalid_request_error", "model_not_found"),
     413: ("invalid_request_error", "request_too_large"),
@@ -123,6 +128,17 @@ def reply_text(behaviour: dict, body: dict) -> str | None:
     if images := image_count(last):
         text += f" [images: {images}]"
     return text
+
+
+def reply_headers(behaviour: dict) -> dict:
+    """The headers a reply is sent with: its `headers`, and its `balance` as a gateway's
+    `X-Balance` (with `X-Balance-Currency` when `balance_currency` is given)."""
+    headers = dict(behaviour.get("headers") or {})
+    if behaviour.get("balance") is not None:
+        headers["X-Balance"] = str(behaviour["balance"])
+        if behaviour.get("balance_currency"):
+            headers["X-Balance-Currency"] = str(behaviour["balance_currency"])
+    return headers
 
 
 class _Server(ThreadingHTTPServer):
@@ -343,11 +359,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def _start_stream(self, ctype: str = "text/event-stream; charset=utf-8") -> None:
+    def _start_stream(self, ctype: str = "text/event-stream; charset=utf-8",
+                      headers: dict | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
         self.end_headers()
         self.wfile.flush()
 
@@ -469,7 +488,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream") and b.get("json_body"):
             # A proxy that answers a streaming request with one JSON completion.
             data = json.dumps(reply.completion()).encode()
-            return self._send_raw(200, data, None, b.get("content_type") or "application/json")
+            return self._send_raw(200, data, reply_headers(b),
+                                  b.get("content_type") or "application/json")
         if body.get("stream"):
             return self._stream(b, reply)
         self._complete(b, reply)
@@ -503,12 +523,12 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "stall":
                 self._sleep(b.get("seconds", 5))
             raise _Cut
-        self._send_raw(200, data)
+        self._send_raw(200, data, reply_headers(b))
 
     def _stream(self, b: dict, reply: _Reply) -> None:
         kind = b["kind"]
         limit = None if kind in ("reply", "hang") else int(b.get("after_chunks", 3))
-        self._start_stream()
+        self._start_stream(headers=reply_headers(b))
         # A failure comes after `limit` content chunks, or when the content runs out.
         gate = self.fake._gate(b["gate"]) if b.get("gate") else None
         later = self.fake._gate(b["answer_gate"]) if b.get("answer_gate") else None
@@ -569,7 +589,9 @@ class _Reply:
         self.refusal = None if b.get("refusal") is None else str(b["refusal"])
         opts = body.get("stream_options") or {}
         self.include_usage = bool(opts.get("include_usage")) and not b.get("ignore_stream_options")
-        self.prompt_tokens = prompt_tokens(body)
+        self.prompt_tokens = int(b["prompt_tokens"]) if b.get("prompt_tokens") is not None \
+            else prompt_tokens(body)
+        self.usage_extra = dict(b.get("usage_extra") or {})
 
     def _usage(self) -> dict:
         completion = sum(len(split_tokens(t)) for t in self.texts if t)
@@ -588,7 +610,7 @@ class _Reply:
             usage["completion_tokens"] += thought
             usage["total_tokens"] += thought
             usage["completion_tokens_details"] = {"reasoning_tokens": thought}
-        return usage
+        return {**usage, **self.usage_extra}
 
     def _reasoning_delta(self, piece: str) -> dict:
         """`piece` of reasoning as this reply's server would put it in a delta (or message)."""
