@@ -24,6 +24,7 @@ else:
     moved = persistence.adopt_old_link()  # ?u= of an old link: once, then never again
     url_problem = persistence.follow_url()  # ?c=<id> names the open conversation
     tools_problem = persistence.load_user_tools()  # the owner's own tools, once per session
+    persistence.remember_account()  # a login's name, for the admins' usage totals, once
 
     navigation = st.navigation(
         [
@@ -31,6 +32,7 @@ else:
                     default=True),
             st.Page("app_pages/conversations.py", title=t("nav.conversations"),
                     icon=":material/history:"),
+            st.Page("app_pages/usage.py", title=t("nav.usage"), icon=":material/payments:"),
             st.Page("app_pages/settings.py", title=t("nav.settings"), icon=":material/tune:"),
         ]
     )

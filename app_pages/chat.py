@@ -35,9 +35,8 @@ if held := st.session_state[state.DRAFT]:
                           overrides=overrides)
 composer.render_request_notes(request_notes(settings.model, caps, images=has_images(conversation),
                                             max_tokens=params.max_tokens))
-if not pending:  # before sending: what the next request's input comes to
-    spend.render_estimate(conversation, settings, caps)
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)
+spend.render_estimate(state.conversation(), settings, caps)  # the next request, before sending
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

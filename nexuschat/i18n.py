@@ -295,10 +295,10 @@ def format_number(value: float, places: int | None = None) -> str:
 
 def format_money(amount: float, currency: str) -> str:
     """An amount of money the language's way, with its currency's symbol: "$0.0123", "¥1.50",
-    "US$0.000420". Cents for a unit or more; small amounts keep 4 or 6 decimals, so a
-    request's fraction of a cent still shows."""
+    "US$0.000420". Cents for a unit or more; smaller amounts keep 4 decimals (6 below a
+    tenth of a cent), so a request's fraction of a cent still shows."""
     size = abs(amount)
-    places = 2 if size >= 1 or size == 0 else 4 if size >= 0.01 else 6
+    places = 2 if size >= 1 or size == 0 else 4 if size >= 0.001 else 6
     language = _language.get()
     return _MONEY[language][places].apply(amount, _LOCALES[language], currency=currency,
                                           currency_digits=False)
