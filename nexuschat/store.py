@@ -1133,11 +1133,9 @@ class Store:
         with _transaction(self._engine) as conn:
             days = self._usage_days(conn, where, offset_s)
             errors = conn.execute(
-                sa.select(sa.func.coalesce(r.c.error_code, "error.unexpected"),
-                          sa.func.count().label("n"))
+                sa.select(r.c.error_code, sa.func.count().label("n"))
                 .where(*where, r.c.status == "error")
-                .group_by(sa.func.coalesce(r.c.error_code, "error.unexpected"))
-                .order_by(sa.desc("n"))).all()
+                .group_by(r.c.error_code).order_by(sa.desc("n"), r.c.error_code)).all()
             ttft = self._medians(conn, where, r.c.ttft_s, r.c.ttft_s.is_not(None))
             generating = r.c.duration_s - r.c.ttft_s
             rate = r.c.completion_tokens / sa.case((generating > 0, generating), else_=None)
@@ -1147,7 +1145,7 @@ class Store:
         models = sorted(set(ttft) | set(rates))
         return UsageReport(
             days=tuple(days),
-            errors=tuple((str(code), int(n)) for code, n in errors),
+            errors=tuple((code or "error.unexpected", int(n)) for code, n in errors),
             speeds=tuple(ModelSpeed(m, max(replies.get(m, 0), rates.get(m, (None, 0))[1]),
                                     ttft.get(m, (None, 0))[0], rates.get(m, (None, 0))[0])
                          for m in models),
@@ -1189,7 +1187,8 @@ class Store:
             sa.func.row_number().over(partition_by=r.c.model, order_by=value).label("rn"),
             sa.func.count().over(partition_by=r.c.model).label("n"),
         ).where(*where, present).subquery()
-        middle = sa.or_(ranked.c.rn == (ranked.c.n + 1) / 2, ranked.c.rn == (ranked.c.n + 2) / 2)
+        middle = sa.or_(ranked.c.rn == (ranked.c.n + 1) // 2,
+                        ranked.c.rn == (ranked.c.n + 2) // 2)
         rows = conn.execute(sa.select(ranked.c.model, sa.func.avg(ranked.c.v),
                                       sa.func.max(ranked.c.n))
                             .where(middle).group_by(ranked.c.model)).all()
@@ -1219,7 +1218,7 @@ class Store:
                 sum(int(u or 0) for _, _, _, u in rows))
 
     def usage_by_owner(self, start: float, end: float) -> list[OwnerUsage]:
-        """Every owner's totals over [start, end), costliest first, with the login name each
+        """Every owner's totals over [start, end), most tokens first, with the login name each
         was last seen with (for the deploy's admins)."""
         r, a = request_log, accounts
         rows = sa.select(
@@ -1236,7 +1235,7 @@ class Store:
         out = [OwnerUsage(row.owner, row.name or row.email or "", int(row.n),
                           int(row.errors or 0), int(row.tokens or 0), float(row.usd or 0.0),
                           float(row.cny or 0.0)) for row in found]
-        return sorted(out, key=lambda o: (-(o.cost_usd + o.cost_cny), -o.requests, o.owner))
+        return sorted(out, key=lambda o: (-o.tokens, -o.requests, o.owner))
 
     def standings(self, now: float | None = None,
                   stale_after_s: float = 900.0) -> list[Standing]:

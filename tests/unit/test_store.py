@@ -19,6 +19,7 @@ from nexuschat.store import (
     Store,
     StoreBusy,
     StoreError,
+    accounts,
     conversations,
     default_database_url,
     images,
@@ -29,6 +30,7 @@ from nexuschat.store import (
     meta_to_json,
     migrate,
     normalize_url,
+    request_log,
     retry_busy,
     schema_version,
 )
@@ -449,7 +451,8 @@ def test_migrations_from_empty_and_reopening_is_idempotent(database_url):
     engine = make_engine(database_url)
     try:
         inspector = sa.inspect(engine)
-        for table in (conversations, messages, images, message_images, schema_version):
+        for table in (conversations, messages, images, message_images, schema_version,
+                      request_log, accounts):
             found = {c["name"] for c in inspector.get_columns(table.name)}
             assert found == set(table.c.keys()), table.name
     finally:
