@@ -637,4 +637,9 @@ _META_CHECKS = {
     "refusal": (lambda v: isinstance(v, bool), "true or false"),
     "skipped_parts": (lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts"),
     "request": (_is_dict, "an object"),  # nexuschat.snippets.request_record
+    "cached_tokens": (_is_opt_int, "a whole number or null"),
+    # A file's price is read again when the reply is costed (cost.price_from_dict): one that
+    # is not a price is no price there, never a wrong one.
+    "price": (_is_dict, "an object"),
+    "balance": (_is_dict, "an object"),
 }
