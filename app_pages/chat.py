@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components import clipboard, composer, history, local_provider, notices, state
+from nexuschat.candidates import asks_unsupported, request_params
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
@@ -36,7 +37,10 @@ if held := st.session_state[state.DRAFT]:
                           overrides=overrides)
 if has_images(conversation) and not sees_images:
     st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
+if asks_unsupported(params, caps.multiple_choices):  # said before sending; one is sent
+    st.caption(t("chat.single_choice_sent", model=plain_text(settings.model), n=params.n))
 
 if turn := history.turn_to_run(pending, conversation):
-    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)
+    history.run_turn(turn, settings, request_params(params, caps.multiple_choices, turn),
+                     vision=sees_images, thinking=caps.thinking)
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

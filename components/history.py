@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import branches, live_reply, state
+from components import branches, candidates, live_reply, state
 from components.messages import render_message, render_show_earlier
+from nexuschat.candidates import shown_group
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
@@ -29,7 +30,12 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
     hidden = max(0, len(shown) - st.session_state[state.HISTORY_WINDOW])
     render_show_earlier(hidden)
     editing = st.session_state.get(branches.EDITING)
+    group = shown_group(candidates.group(), conversation) if pending is None else None
     for index, message in enumerate(shown[hidden:], start=hidden):
+        if group is not None and index == len(shown) - 1:
+            candidates.render_group(group, message.id, on_retry=live_reply.request_retry,
+                                    on_regenerate=branches.regenerate)
+            continue
         _bubble(message, conversation, model, is_last=index == len(shown) - 1 and pending is None,
                 editing=message.id == editing)
 
@@ -66,7 +72,12 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
                                        thinking=thinking)
     if conversation.last is not None:
         with bubble.container():
-            _bubble(conversation.last, conversation, settings.model, is_last=True)
+            if group := shown_group(candidates.group(), conversation):
+                candidates.render_group(group, conversation.last.id,
+                                        on_retry=live_reply.request_retry,
+                                        on_regenerate=branches.regenerate)
+            else:
+                _bubble(conversation.last, conversation, settings.model, is_last=True)
 
 
 def take_pending() -> str | None:

@@ -7,10 +7,11 @@ import time
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components import persistence, quota, state
+from components import candidates, persistence, quota, state
 from components.client import client_for
 from components.messages import AVATARS, CURSOR, render_content, render_reasoning
 from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
+from nexuschat.candidates import requested
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation
 from nexuschat.i18n import format_number, t
@@ -106,15 +107,16 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
         stop_slot, beat_slot = st.empty(), st.empty()
         # Stop (or any other click) ends this run; `settle_live_turn` then keeps the partial text.
         stop_slot.button(t("chat.stop"), key="stop-stream", icon=":material/stop:")
-        painter = _Painter(thinking_slot, body_slot, prefix)
+        count = requested(params)  # `n` > 1: the candidates side by side
+        painter = (_Painter(thinking_slot, body_slot, prefix) if count < 2
+                   else candidates.LivePainter(body_slot, count, _Painter))
         try:
             painted = 0
             for folded in paced(stream, reply.add, REPAINT_INTERVAL_S):
                 if folded != painted and painter.paint(reply):
                     painted = folded
                     if (time.monotonic() - saved_at >= SAVE_INTERVAL_S
-                            and persistence.save_message(conversation, live.snapshot(),
-                                                         best_effort=True)):
+                            and _save_partial(conversation, live)):
                         saved_at = time.monotonic()  # when busy: again at the next paint
                 else:
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.
@@ -131,11 +133,18 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams,
             stream.close()
             live.end()
             finish(live.reply.meta(live.status, live.error_code, live.error_params),
-                   len(live.reply.content) + live.reply.reasoning_chars)
+                   live.reply.output_chars)  # every candidate's, when `n` > 1
     # The caller draws the stored reply over `slot`: no second run of the whole page (per
     # turn, that run cost every other session's stream a burst of deltas to wait behind:
     # bench/load.py).
     return settle_live_turn()
+
+
+def _save_partial(conversation: Conversation, live: LiveTurn) -> bool:
+    """The reply as it stands (every candidate), best effort; whether all of it was written."""
+    snapshot = live.snapshot()
+    return (persistence.save_message(conversation, snapshot, best_effort=True)
+            and candidates.save_partial(conversation, live, snapshot))
 
 
 def settle_live_turn() -> Conversation:
@@ -154,6 +163,7 @@ def settle_live_turn() -> Conversation:
         if adopt:
             state.set_conversation(settled)  # kept in the session even if the save fails
         persistence.save_message(settled, settled.last)
+        candidates.settle(live, settled, adopt)  # `n` > 1: the others, as its siblings
         if adopt:
             state.set_conversation(persistence.refresh_siblings(settled))
     return state.conversation()

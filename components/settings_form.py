@@ -8,8 +8,16 @@ from components import quota, state
 from components.notices import render_notice
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
+from nexuschat.limits import candidate_ceiling
 from nexuschat.models import capabilities
-from nexuschat.params import GenerationParams, thinking_request, to_request, validate
+from nexuschat.params import (
+    MAX_CHOICES,
+    GenerationParams,
+    thinking_request,
+    to_request,
+    validate,
+)
+from nexuschat.safe_text import plain_text
 
 SAFE_INT = 2**53 - 1  # the browser's number widgets hold integers up to 2^53
 
@@ -44,9 +52,18 @@ def render_generation() -> GenerationParams:
     left, right = st.columns(2)
     left.number_input(t("settings.max_tokens"), key="w_max_tokens", min_value=1, step=256,
                       help=t("settings.max_tokens_help"))
+    right.number_input(t("settings.n"), key="w_n", min_value=1, max_value=MAX_CHOICES,
+                       step=1, help=t("settings.n_help"))
     settings = state.resolved_settings()
+    n = state.current_params().n
+    many = capabilities(settings.model, st.session_state[state.OVERRIDES]).multiple_choices
+    if n and not many:
+        right.caption(t("chat.single_choice_sent", model=plain_text(settings.model), n=n))
     if (ceiling := quota.sent_params(settings, GenerationParams()).max_tokens) is not None:
         left.caption(t("settings.max_tokens_cap", count=ceiling))
+        if n and many:  # the ceiling is per request: each candidate gets its share
+            left.caption(t("settings.max_tokens_cap_candidates", n=n,
+                           count=candidate_ceiling(ceiling, n)))
     right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
                        max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
     left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",

@@ -29,6 +29,7 @@ from nexuschat.errors import Note, Problem
 from nexuschat.gateway import normalize_finish_reason, read_delta
 from nexuschat.i18n import format_number, t
 from nexuschat.images import ImageError, PreparedImage, Preset, content_address, prepare_image
+from nexuschat.params import MAX_CHOICES
 from nexuschat.tree import branch
 
 FORMAT = "nexuschat.conversation"
@@ -636,4 +637,8 @@ _META_CHECKS = {
     "reasoning_s": (_is_opt_num, "a number or null"),
     "refusal": (lambda v: isinstance(v, bool), "true or false"),
     "skipped_parts": (lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts"),
+    "candidate": (lambda v: _is_int(v) and 0 <= v < MAX_CHOICES,
+                  f"a whole number from 0 to {MAX_CHOICES - 1}"),
+    "candidates": (lambda v: _is_int(v) and 1 <= v <= MAX_CHOICES,
+                   f"a whole number from 1 to {MAX_CHOICES}"),
 }

@@ -141,13 +141,21 @@ def check_message(text: str, image_count: int, upload_bytes: int,
 
 def capped(params: GenerationParams, limits: Limits, *, deploy_key: bool) -> GenerationParams:
     """The parameters to send: max_tokens at most the deploy's ceiling while its key pays (and
-    the ceiling itself when the user set none)."""
-    ceiling = limits.max_tokens
+    the ceiling itself when the user set none). The ceiling is per request: with `n`
+    candidates each may write its share (`candidate_ceiling`)."""
+    ceiling = candidate_ceiling(limits.max_tokens, params.n)
     if ceiling is None or not deploy_key:
         return params
     asked = params.max_tokens
     return params if asked is not None and asked <= ceiling else replace(params,
                                                                          max_tokens=ceiling)
+
+
+def candidate_ceiling(ceiling: int | None, n: int | None) -> int | None:
+    """What each of `n` candidates may write under a per-request ceiling (at least 1 token)."""
+    if ceiling is None:
+        return None
+    return max(1, ceiling // max(1, n or 1))
 
 
 def estimate_tokens(characters: int) -> int:
