@@ -70,14 +70,20 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
     bubble = st.empty()
     conversation = live_reply.run_turn(kind, settings, params, bubble, vision=vision,
                                        thinking=thinking)
-    if conversation.last is not None:
+    if conversation.last is None:
+        return
+    if group := shown_group(candidates.group(), conversation):
+        # Emptied first: a block drawn over a block of its kind keeps the old one's children
+        # past what the new one draws, and the candidates' streaming columns are laid out
+        # unlike the finished ones.
+        bubble.empty()
         with bubble.container():
-            if group := shown_group(candidates.group(), conversation):
-                candidates.render_group(group, conversation.last.id,
-                                        on_retry=live_reply.request_retry,
-                                        on_regenerate=branches.regenerate)
-            else:
-                _bubble(conversation.last, conversation, settings.model, is_last=True)
+            candidates.render_group(group, conversation.last.id,
+                                    on_retry=live_reply.request_retry,
+                                    on_regenerate=branches.regenerate)
+        return
+    with bubble.container():
+        _bubble(conversation.last, conversation, settings.model, is_last=True)
 
 
 def take_pending() -> str | None:
