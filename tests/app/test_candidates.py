@@ -3,7 +3,10 @@ continue; the others stay as versions; a one-choice model is told and sent one."
 
 from __future__ import annotations
 
+import threading
+
 from nexuschat.store import Store
+from nexuschat.turns import INTERRUPTED
 from tests.app.conftest import new_app, provider_secrets, send
 
 THREE = {"kind": "reply", "texts": ["Red, like a fire truck.", "Green.", "A deep ocean blue."],
@@ -136,3 +139,37 @@ def test_settings_offer_n_and_the_ceiling_per_candidate(fake_api, db_url):
     assert "each may write at most 1,365 tokens" in captions(at)
     sent = next(c.value for c in at.caption if c.value.startswith("Fields sent with each request"))
     assert "n" in sent.split(": ", 1)[1].split(", ")
+
+
+def test_partial_saves_while_streaming_hold_every_candidate(app, fake_api):
+    """Crash safety: mid-stream, the database has a row for each candidate, marked interrupted
+    and holding what arrived (watched from another thread while the turn runs)."""
+    fake_api.script({"kind": "reply", "tokens": 60, "tokens_per_second": 30})
+    store = Store.open(app.secrets["NEXUSCHAT_DATABASE_URL"])
+    seen: list[list] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for summary in store.list("local"):
+                tree = store.load_tree("local", summary.id)
+                replies = [m for m in tree.messages if m.role == "assistant"]
+                if len(replies) == 2 and all(m.meta.error_code == INTERRUPTED and m.content
+                                             for m in replies):
+                    seen.append(replies)
+                    return
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        send(with_n(app, 2), "count")
+    finally:
+        done.set()
+        watcher.join()
+    assert seen, "no partial save held both candidates"
+    assert len({m.parent_id for m in seen[0]}) == 1
+    replies, tree = stored_replies(app)
+    assert [r.status for r in replies] == ["complete", "complete"]  # then the final save
+    assert replies[1].content.endswith("(choice 1)")
+    assert tree.leaf_id == replies[0].id  # the first candidate stays the shown one

@@ -83,3 +83,24 @@ def test_on_a_narrow_screen_the_candidates_stack(page: Page, fake_api):
         const [a, b] = [...cells].map((c) => c.getBoundingClientRect());
         return b.top >= a.bottom - 1 && Math.abs(a.left - b.left) < 1;
     }""")
+
+
+def test_stop_stops_every_candidate_and_keeps_what_arrived(page: Page, fake_api):
+    fake_api.script({"kind": "reply", "texts": ["alpha beta gamma delta", "one two three four"],
+                     "answer_gate": "held", "answer_gate_after": 2})
+    open_chat(page)
+    ask_for(page, 2)
+    send(page, "two lists")
+    columns = messages(page).nth(1).get_by_test_id("stColumn")
+    expect(columns.nth(0)).to_contain_text("beta")
+    expect(columns.nth(1)).to_contain_text("two")
+    page.get_by_role("button", name="Stop").click()
+
+    group = messages(page).nth(1)
+    expect(group.get_by_role("button", name="Continue with this one")).to_have_count(2)
+    expect(group.get_by_text("Stopped by you")).to_have_count(2)
+    expect(group).to_contain_text("alpha beta")
+    expect(group).to_contain_text("one two")
+    expect(group).not_to_contain_text("delta")
+    fake_api.release("held")
+    expect(page.get_by_test_id("stException")).to_have_count(0)
