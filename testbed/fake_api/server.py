@@ -537,7 +537,10 @@ class _Reply:
 
     Reasoning (`reasoning` text or `reasoning_tokens`) comes before the answer, in the field
     `reasoning_field` names; `content_parts` sends the answer as a list of text parts (with
-    `extra_parts` first); `refusal` replaces the answer with a refusal.
+    `extra_parts` first); `refusal` replaces the answer with a refusal. A request's `n` gives
+    that many choices, streamed interleaved (a piece of each in turn); `texts` and
+    `finish_reasons` set each choice's own, and `choices` caps how many the server sends
+    (one that ignores `n`).
     """
 
     def __init__(self, b: dict, body: dict, completion_id: str):
