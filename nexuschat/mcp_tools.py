@@ -10,6 +10,7 @@ a server that restarted.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,8 +40,18 @@ class McpUnavailable(Exception):
 
 
 def servers_from_config(value: object) -> tuple[McpServer, ...]:
-    """NEXUSCHAT_MCP_SERVERS from secrets: a list of tables with `name`, `url` and optional
-    `headers`; entries without a name or an http(s) URL are left out."""
+    """NEXUSCHAT_MCP_SERVERS from secrets: a table of name -> URL, or of name -> a table with
+    `url` and optional `headers` (a list of tables with `name` and `url` is read too; JSON
+    text of either, from the environment); entries without a name or an http(s) URL are left
+    out."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ()
+    if isinstance(value, Mapping):
+        value = [{"name": name, **(entry if isinstance(entry, Mapping) else {"url": entry})}
+                 for name, entry in value.items()]
     if not isinstance(value, list | tuple):
         return ()
     found = []
