@@ -34,5 +34,11 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.dev
-	$(BIN)/python -m bench.images
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(LOCAL_BUILD) $(BIN)/pip install --quiet -e '.[dev,local,bench]'
+	touch $@
+
+# The regression benchmarks (bench/__main__.py); each rewrites its docs/PERFORMANCE.md section.
+bench: $(VENV)/.bench
+	scripts/ensure-system-packages
+	$(BIN)/python -m bench $(BENCH)

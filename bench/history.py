@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import DOC, machine, write_section
+from bench.harness import DOC, machine, write_section
 from components.state import HISTORY_STEP
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ import time
 import timeit
 from contextvars import ContextVar
 
-from bench.report import DOC, machine, write_section
+from bench.harness import DOC, machine, write_section
 from nexuschat import i18n
 from nexuschat.i18n import CATALOGUE, compile_catalogues, read_catalogue, t, use_language
 

@@ -7,18 +7,15 @@ import io
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
-import time
 from base64 import b64encode
-from collections.abc import Callable
 from pathlib import Path
 
 import pillow_heif
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.report import DOC, machine, write_section
+from bench.harness import DOC, machine, median_ms, write_section
 from nexuschat import images
 from nexuschat.images import PRESETS, prepare_image, prepare_images
 
@@ -49,19 +46,6 @@ def photo_like(size: tuple[int, int] = SIZE, seed: int = SEED) -> Image.Image:
     coarse = Image.frombytes("RGB", (w // 4, h // 4), rnd.randbytes(w * h * 3 // 16))
     grain = Image.blend(fine, coarse.resize(size, Image.Resampling.BICUBIC), 0.5)
     return Image.blend(img, grain, 0.25)
-
-
-def median_ms(funcs: dict[str, Callable[[], object]], repeat: int = REPEAT) -> dict[str, float]:
-    """Median wall time of each function; one warm-up, then rounds that interleave them."""
-    times: dict[str, list[float]] = {k: [] for k in funcs}
-    for f in funcs.values():
-        f()
-    for _ in range(repeat):
-        for k, f in funcs.items():
-            t = time.perf_counter()
-            f()
-            times[k].append((time.perf_counter() - t) * 1000)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def draft_decode(data: bytes, size: tuple[int, int]) -> Image.Image:
@@ -114,7 +98,8 @@ def main() -> int:
     for label, data in files.items():
         out = prepare_image(data)
         t = median_ms(
-            {"ours": lambda d=data: prepare_image(d), "naive": lambda d=data: b64encode(d)}
+            {"ours": lambda d=data: prepare_image(d), "naive": lambda d=data: b64encode(d)},
+            repeat=REPEAT,
         )
         table.append(
             f"| {label} | {mb(len(data))} | {mb(b64(len(data)))} in {t['naive']:.0f} ms "

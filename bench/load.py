@@ -8,9 +8,9 @@ correctness test tests/e2e/test_concurrent_sessions.py).
 
 The sessions are driven two ways, one after the other on the same server:
 
-- websocket clients (bench/ws_sessions.py): Streamlit's own protocol, no rendering. These
-  measure the app: 20 real pages on this machine's 2 cores spend several times the server's CPU
-  in Chromium, so with them the timings mostly measure Chromium's share of the CPU. The latency
+- websocket clients (bench/investigations/ws_sessions.py): Streamlit's own protocol, no rendering.
+  These measure the app: 20 real pages on this machine's 2 cores spend several times the server's
+  CPU in Chromium, so with them the timings mostly measure Chromium's share of the CPU. The latency
   goal is judged on these;
 - real pages: one headless Chromium, twenty browser contexts, driven with Playwright's async API
   (testbed/sessions.py), checked for the same errors and cross-talk, timed for reference.
@@ -40,7 +40,6 @@ import contextlib
 import datetime
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
@@ -51,7 +50,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.ws_sessions import LOOP_LAG_MS, drive_ws
+from bench.harness import ROOT, machine, percentile, write_section
+from bench.investigations.ws_sessions import LOOP_LAG_MS, drive_ws
 from testbed.sessions import (
     HostedStreamlitServer,
     LoadFakeAPI,
@@ -64,8 +64,6 @@ from testbed.sessions import (
     question,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "PERFORMANCE.md"
 SECTION = "## Concurrency"
 SESSIONS, TURNS = 20, 5
 PAD_TOKENS, TOKENS_PER_SECOND = 200, 100.0
@@ -315,13 +313,6 @@ def run_phase(kind: str, label: str, app: HostedStreamlitServer, fake: LoadFakeA
 # reporting
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def fmt(value: float | None, spec: str = ".0f") -> str:
     return "—" if value is None else format(value, spec)
 
@@ -392,29 +383,6 @@ def report(phases: list[Phase]) -> tuple[list[str], list[str], bool]:
     return table + [""] + cpu, goals, ok
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = found[1].strip() if found else cpu
-    memory = ""
-    with contextlib.suppress(OSError, TypeError):
-        kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.M)[1])
-        memory = f", {kb / 2**20:.0f} GB RAM"
-    return f"`nproc` {len(os.sched_getaffinity(0))}, {cpu}{memory}"
-
-
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section of docs/PERFORMANCE.md, leaving others alone."""
-    doc = DOC.read_text() if DOC.exists() else "# Performance\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
-        doc = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", doc, count=1)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n")
-
-
 def section(phases: list[Phase], table: list[str], goals: list[str], ok: bool,
             load_avg: tuple[float, float, float], command: str) -> str:
     import importlib.metadata
@@ -447,7 +415,8 @@ def section(phases: list[Phase], table: list[str], goals: list[str], ok: bool,
         f"with its echo and {pad} more tokens at {TOKENS_PER_SECOND:g} tokens/s, one word per "
         "chunk, so the streams overlap; it stamps each token as it flushes it. The sessions "
         "are driven twice, on the same server: as **Streamlit websocket clients** "
-        "(`bench/ws_sessions.py`: the browser's protocol — a websocket to `/_stcore/stream`, "
+        "(`bench/investigations/ws_sessions.py`: the browser's protocol — a websocket to "
+        "`/_stcore/stream`, "
         "the image uploaded through `file_urls_request` and a PUT, the chat input's value in "
         "a `rerun_script` — without rendering; \"visible\" is the delta arriving), and as "
         "**real pages** (one Chromium, one browser context per session, Playwright's async "
@@ -553,8 +522,9 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the lone sessions")
     parser.add_argument("--no-write", action="store_true", help="leave docs/PERFORMANCE.md alone")
     parser.add_argument("--trace", action="store_true",
-                        help="stamp when each reply delta leaves the server (bench/trace_sends) "
-                             "and split the added latency into server and delivery")
+                        help="stamp when each reply delta leaves the server "
+                             "(bench/investigations/trace_sends) and split the added latency "
+                             "into server and delivery")
     parser.add_argument("--profile", type=Path, metavar="OUT",
                         help="py-spy the app server under the first load, collapsed stacks to OUT")
     args = parser.parse_args()
@@ -574,7 +544,8 @@ def main() -> int:
         trace = workdir / "sends.txt" if args.trace else None
         if trace is not None:  # read by the app server's interpreter at start
             os.environ["PYTHONPATH"] = os.pathsep.join(
-                [str(ROOT / "bench" / "trace_sends"), os.environ.get("PYTHONPATH", "")])
+                [str(ROOT / "bench" / "investigations" / "trace_sends"),
+                 os.environ.get("PYTHONPATH", "")])
             os.environ["BENCH_TRACE_SENDS"] = str(trace)
         app = HostedStreamlitServer(fake.base_url, workdir, name="app",
                                     options=parse_options(args.app_option)).start()
@@ -625,7 +596,7 @@ def main() -> int:
     print(f"\n(the app server's output: {LOG_COPY})")
     if not args.no_write:
         command = " ".join([".venv/bin/python -m bench.load", *sys.argv[1:]])
-        write_section(section(phases, table, goals, ok, load_avg, command))
+        write_section(SECTION, section(phases, table, goals, ok, load_avg, command))
     return 0 if ok else 1
 
 

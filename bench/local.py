@@ -32,7 +32,7 @@ from pathlib import Path
 
 import openai
 
-from bench.report import DOC, machine, repaint_interval_s, write_section
+from bench.harness import DOC, machine, repaint_interval_s, write_section
 from nexuschat.api import ChatStream, build_body, make_client
 from nexuschat.config import PROVIDER_LOCAL, Settings
 from nexuschat.local import INSTALL_COMMAND, LOCAL_MODEL, LocalServer, find_setup

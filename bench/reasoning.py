@@ -7,7 +7,7 @@ baseline) and as reasoning followed by an answer; at a steady pace, so the numbe
 is set by the 40 ms clock, and unbounded. Measured on the script thread, where repaints happen:
 
 - repaints: the streaming bubble's updates (each sends its deltas to the browser);
-- characters sanitized and sent: the text the repaints hand to `markdown_content`, what grows
+- characters sanitized and sent: the text the repaints hand to `page_markdown`, what grows
   with the square of a reply when a design resends everything on every repaint;
 - repaint ms: the script thread's time in the repaints (`components.live_reply._Painter.paint`:
   joining the text, sanitizing it, building and queueing Streamlit's deltas);
@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.harness import DOC, machine, repaint_interval_s, write_section
 from bench.history import clean_environment
-from bench.report import DOC, machine, repaint_interval_s, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Reasoning replies"
@@ -113,9 +113,9 @@ class Probe:
             return wrapped
 
         for module in (live_reply, messages):
-            original = module.markdown_content
-            module.markdown_content = sanitizer(original)
-            self._undo.append(lambda m=module, o=original: setattr(m, "markdown_content", o))
+            original = module.page_markdown
+            module.page_markdown = sanitizer(original)
+            self._undo.append(lambda m=module, o=original: setattr(m, "page_markdown", o))
         original = live_reply._Painter.paint
         live_reply._Painter.paint = paint(original)
         self._undo.append(lambda o=original: setattr(live_reply._Painter, "paint", o))
@@ -320,7 +320,7 @@ def report(table: list[str], verdicts: list[str], ok: bool, load: float, repeat:
         "sends its thinking (`reasoning_content`) and then its answer; the baseline is a "
         "plain answer of as many tokens, in the same run. Repaints are the streaming bubble's "
         f"updates (at most one per {interval_ms:.0f} ms); characters are the text those repaints "
-        "hand to `markdown_content` (sanitized, then sent to the browser: what grows with the "
+        "hand to `page_markdown` (sanitized, then sent to the browser: what grows with the "
         "square of a reply when everything is resent on every repaint); repaint ms is the "
         "script thread's time in the repaints (`_Painter.paint` in `components/live_reply.py`: "
         "joining, sanitizing, building and queueing the deltas), in all and per repaint (how "

@@ -14,12 +14,9 @@ import datetime
 import os
 import platform
 import re
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
-from bench.report import DOC, machine, repaint_interval_s, write_section
+from bench.harness import DOC, machine, median_ms, repaint_interval_s, write_section
 from nexuschat.rich_text import page_markdown
 from nexuschat.safe_text import markdown_content, plain_text
 
@@ -67,19 +64,6 @@ def hostile(chars: int) -> str:
     return (unit * (chars // len(unit) + 1))[:chars]
 
 
-def median_ms(funcs: dict[str, Callable[[], object]], repeat: int = REPEAT) -> dict[str, float]:
-    """Median wall time of each function; one warm-up, then rounds that interleave them."""
-    times: dict[str, list[float]] = {k: [] for k in funcs}
-    for f in funcs.values():
-        f()
-    for _ in range(repeat):
-        for k, f in funcs.items():
-            t = time.perf_counter()
-            f()
-            times[k].append((time.perf_counter() - t) * 1000)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def five_replaces(text: str) -> str:
     for a, b in (("\\", "\\\\"), ("<", "\\<"), ("[", "\\["), ("!", "\\!"), ("`", "\\`")):
         text = text.replace(a, b)
@@ -102,7 +86,7 @@ def main() -> int:
         "plain": lambda: plain_text(text, one_line=False),
         "page": lambda: page_markdown(text),
         "page_maths": lambda: page_markdown(maths),
-    })
+    }, repeat=REPEAT)
     sizes = {}
     for label, make in (("ordinary", reply), ("hostile", hostile)):
         texts = {n: make(n) for n in (REPLY_CHARS, 2 * REPLY_CHARS, 4 * REPLY_CHARS)}

@@ -25,15 +25,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import machine, repaint_interval_s, write_section
-from nexuschat.machine import free_port
+from bench.harness import (
+    ROOT,
+    AppServer,
+    clean_env,
+    machine,
+    percentile,
+    repaint_interval_s,
+    write_section,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Streaming to the screen"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,7 +50,6 @@ REPEAT_BIG, REPEAT_PACED = 5, 3  # rounds; the median is reported
 BIG_TOKENS = 8000  # workload (a): as fast as the server can
 PACED_TOKENS, PACE_TPS = 2000, 200  # workload (b): a steady pace, for the visible lag
 WARMUP_TOKENS = 1000
-STARTUP_TIMEOUT_S = 60
 PAGE_READY_TIMEOUT_S = 30
 OURS_TIMEOUT_S = 60
 NAIVE_TIMEOUT_S = 40  # per run; a naive page slower than this is reported as "> N s"
@@ -293,88 +296,6 @@ def clock_skew(page, tries: int = 5) -> float:
 # processes
 
 
-def clean_env() -> dict[str, str]:
-    """This environment minus provider settings; loopback never through a proxy."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("NEXUSCHAT_", "BENCH_", "GRADIO_")) and k != "OPENAI_API_KEY"}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
-
-
-def app_env(url_var: str, api_url: str, data_dir: Path) -> dict[str, str]:
-    """What every page under test runs with: the fake API, a throwaway store, no telemetry."""
-    return clean_env() | {
-        url_var: api_url,
-        "NEXUSCHAT_PROVIDER": "api",  # the fake API, never the bundled local model
-        "NEXUSCHAT_API_KEY": "sk-bench-not-a-key",
-        "NEXUSCHAT_DATA_DIR": str(data_dir),  # history in a temp dir, never the user's own
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-    }
-
-
-def healthy(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-class AppServer:
-    """`streamlit run script` (or a Gradio script) on a free loopback port; restartable."""
-
-    def __init__(self, script: str, url_var: str, api_url: str, workdir: Path,
-                 server: str = "streamlit") -> None:
-        self.script, self.workdir, self.server = script, workdir, server
-        self.env = app_env(url_var, api_url, workdir / "data")
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-
-    def command(self, port: int) -> list[str]:
-        if self.server == "gradio":  # binds 127.0.0.1:BENCH_PORT itself (gradio_app.py)
-            self.env["BENCH_PORT"] = str(port)
-            return [sys.executable, self.script]
-        secrets = self.workdir / "secrets.toml"
-        secrets.write_text("")  # a developer's real secrets must not win over the fake URL
-        return [
-            sys.executable, "-m", "streamlit", "run", self.script,
-            "--server.headless", "true", "--server.address", "127.0.0.1",
-            "--server.port", str(port), "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--secrets.files", str(secrets),
-        ]
-
-    def start(self) -> AppServer:
-        port = free_port()
-        command = self.command(port)
-        log_path = self.workdir / f"{self.server}-{port}.log"
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{port}"
-        health = f"{self.url}/_stcore/health" if self.server == "streamlit" else f"{self.url}/"
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not healthy(health):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self.script} did not start:\n"
-                                   f"{log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        return self
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-
 # ---------------------------------------------------------------------------------------------
 # measuring and reporting
 
@@ -411,11 +332,6 @@ class Result:
 
     def text(self) -> str:
         return f"> {self.cap_s:.0f}" if self.capped else f"{self.seconds:.2f}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 @dataclass

@@ -62,10 +62,16 @@ def health_ok(url: str) -> bool:
 
 
 class LoggedProcess:
-    """A server process a test starts, printing into `log_path`."""
+    """A server process a test starts on a loopback port, printing into `log_path`."""
 
     log_path: Path
     process: subprocess.Popen | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         """End it politely (SIGTERM), forcibly if it does not exit."""
@@ -103,12 +109,6 @@ class StreamlitServer(LoggedProcess):
         self.secrets_path = workdir / f"{name}-secrets.toml"
         self.extra_env = dict(env or {})
         self.secrets = secrets
-        self.port = 0
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:

@@ -1,11 +1,11 @@
 """Many browser sessions chatting at once with one Streamlit server (issue 5, item 5).
 
 The driver shared by tests/e2e/test_concurrent_sessions.py (5 sessions: correctness only) and
-bench/load.py (20 sessions: correctness and timings; its websocket clients, bench/ws_sessions.py,
-reuse the fake API, the server and the checks from here). Each session is a fresh Chromium context
-(its own Streamlit session and, with NEXUSCHAT_MODE=hosted, its own owner) driven with
-Playwright's async API; all of them send their turns at the same time, each question unique
-("session 7 turn 3") and carrying a small image.
+bench/load.py (20 sessions: correctness and timings; its websocket clients,
+bench/investigations/ws_sessions.py, reuse the fake API, the server and the checks from here). Each
+session is a fresh Chromium context (its own Streamlit session and, with NEXUSCHAT_MODE=hosted, its
+own owner) driven with Playwright's async API; all of them send their turns at the same time, each
+question unique ("session 7 turn 3") and carrying a small image.
 
 The fake API (a `FakeAPI` with its own handler) answers every chat request with the echo of the
 question followed by `pad` tokens "w0 w1 ...", paced, so the streams overlap; it stamps when the

@@ -1,4 +1,5 @@
-"""Baseline for bench.ttft: a chat page that sends on submit and does nothing else first.
+"""Baseline for bench.investigations.ttft: a chat page that sends on submit, nothing else
+first.
 
 Benchmark baseline only (not part of NexusChat): no history drawn, no store, one cached client,
 so the time from Enter to the request is Streamlit's own (websocket message, rerun, script

@@ -44,12 +44,6 @@ class OidcProvider(LoggedProcess):
     def __init__(self, workdir: Path, users: tuple[OidcUser, ...] = (ALICE, BOB)):
         self.users = users
         self.log_path = workdir / "oidc-provider.log"
-        self.port = 0
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def metadata_url(self) -> str:

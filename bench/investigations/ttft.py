@@ -1,4 +1,4 @@
-"""Benchmark the time to first token the app adds; run as `python -m bench.ttft`.
+"""Benchmark the time to first token the app adds; run as `python -m bench.investigations.ttft`.
 
 Enter pressed in the chat input -> the chat request at the server, in real Chromium. A keydown
 listener (capture phase, so it runs before the page's own) stamps `performance.timeOrigin +
@@ -34,7 +34,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.report import machine, write_section
+from bench.harness import machine, write_section
 from bench.streaming import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -47,7 +47,7 @@ from bench.streaming import (
     percentile,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Time to first token added by the app"
 MODEL = "claude-sonnet-4-6"
 TURNS = 20  # measured turns per reader (median and p95 reported)
@@ -243,8 +243,8 @@ class ProbedServer(AppServer):
     def command(self, port: int) -> list[str]:
         streamlit = super().command(port)
         assert streamlit[1:3] == ["-m", "streamlit"]
-        return [sys.executable, "-m", "bench.ttft", "--serve-probed", str(self.probe_path),
-                str(self.profile_dir or ""), "--", *streamlit[3:]]
+        return [sys.executable, "-m", "bench.investigations.ttft", "--serve-probed",
+                str(self.probe_path), str(self.profile_dir or ""), "--", *streamlit[3:]]
 
     def records(self) -> list[dict]:
         if not self.probe_path.exists():
@@ -309,7 +309,8 @@ class RawClient:
         self.label = RAW_40 if history else RAW
         self.slug = f"raw{history}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.ttft", "--raw-client", fake.base_url, str(history)],
+            [sys.executable, "-m", "bench.investigations.ttft", "--raw-client", fake.base_url,
+             str(history)],
             cwd=ROOT, env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         self.samples_ms: list[float] = []
@@ -693,7 +694,8 @@ def write_doc(table: list[str], breakdown: list[str], goals: list[str], ok: bool
         "Streamlit's event loop sending the page just drawn) is on the critical path, so "
         "contention multiplies it.",
         "",
-        "Reproduce: `.venv/bin/python -m bench.ttft` (from the repository root; about "
+        "Reproduce: `.venv/bin/python -m bench.investigations.ttft` (from the repository root; "
+        "about "
         f"{minutes(elapsed)}; `--profile` adds a pyinstrument profile of "
         "the probed NexusChat's script thread up to each request, written to the temp dir as "
         "`nexuschat-ttft-profile-<new|forty>.txt`; it rewrites this section and exits non-zero "
@@ -703,9 +705,9 @@ def write_doc(table: list[str], breakdown: list[str], goals: list[str], ok: bool
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-probed":
-        # python -m bench.ttft --serve-probed OUT PROFILE_DIR -- <streamlit arguments>
+        # python -m bench.investigations.ttft --serve-probed OUT PROFILE_DIR -- <streamlit args>
         serve_probed(sys.argv[2], sys.argv[3], sys.argv[5:])
-    parser = argparse.ArgumentParser(prog="python -m bench.ttft")
+    parser = argparse.ArgumentParser(prog="python -m bench.investigations.ttft")
     parser.add_argument("--profile", action="store_true",
                         help="profile NexusChat's script thread up to each request")
     parser.add_argument("--raw-client", nargs=2, metavar=("BASE_URL", "HISTORY"),
