@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, local_provider, notices, state
+from components import clipboard, composer, history, local_provider, notices, state, tool_box
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import capabilities
@@ -38,5 +38,7 @@ if has_images(conversation) and not sees_images:
     st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
 
 if turn := history.turn_to_run(pending, conversation):
-    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)
+    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking,
+                     tools=tool_box.offered_tools(settings.model, overrides),
+                     max_rounds=state.tool_settings().max_rounds)
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

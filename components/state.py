@@ -21,7 +21,9 @@ from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
+from nexuschat.mcp_tools import McpServer, servers_from_config
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
+from nexuschat.tool_loop import ToolSettings, resolve_tool_settings
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
@@ -32,6 +34,11 @@ HISTORY_STEP = 40  # drawn at first, and added per "show earlier": every message
 OVERRIDES = "capability_overrides"  # {model: {"vision": bool, "tools": bool}}
 MODELS_NONCE = "models_refresh"  # bumped by the refresh control to bypass the model cache
 OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers this run
+LIVE_TOOLS = "live_tools"  # LiveTools | None: a reply's tool calls running, until folded in
+# list[nexuschat.user_tools.UserTool]: the tools the user defined (Settings' playground fills
+# it); offered to the model beside the built-ins, their results typed by the user.
+USER_TOOLS = "user_tools"
+TOOLS_ON = "w_tools"  # bool: the sidebar's tools switch (first set from NEXUSCHAT_TOOLS)
 
 # Widget-backed settings: re-assigned every run so they survive page switches.
 WIDGET_DEFAULTS: dict[str, object] = {
@@ -51,6 +58,8 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
     "w_thinking": "auto",  # THINKING_CHOICES: the model's default, or on / off
     "w_thinking_budget": None,
+    "w_tool_choice": "auto",  # TOOL_CHOICES: auto sends nothing
+    "w_tool_function": "",  # the function "function" names
 }
 THINKING_CHOICES = ("auto", "on", "off")  # w_thinking; "auto" sends nothing
 # str: an API key the user typed. Not widget state: a widget's value is sent back to the
@@ -72,6 +81,10 @@ def init_state() -> None:
     st.session_state.setdefault(HISTORY_WINDOW, HISTORY_STEP)
     st.session_state.setdefault(MODELS_NONCE, 0)
     st.session_state.setdefault(API_KEY, "")
+    st.session_state.setdefault(LIVE_TOOLS, None)
+    st.session_state.setdefault(USER_TOOLS, [])
+    st.session_state.setdefault(TOOLS_ON, tool_settings().enabled)
+    st.session_state[TOOLS_ON] = st.session_state[TOOLS_ON]  # a widget: kept across pages
     for key, default in WIDGET_DEFAULTS.items():
         st.session_state.setdefault(key, default)
         # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.
@@ -119,6 +132,33 @@ def deployment() -> Deployment:
     return resolve_deployment(secrets(), os.environ, server_address())
 
 
+def tool_settings() -> ToolSettings:
+    """Whether tools start switched on, and the rounds a turn may take (NEXUSCHAT_TOOLS,
+    NEXUSCHAT_TOOL_ROUNDS)."""
+    return resolve_tool_settings(secrets(), os.environ)
+
+
+def mcp_servers() -> tuple[McpServer, ...]:
+    """The deploy's MCP servers (NEXUSCHAT_MCP_SERVERS: a secrets table, or JSON text in the
+    environment)."""
+    try:
+        value = st.secrets.get("NEXUSCHAT_MCP_SERVERS")
+    except Exception:  # noqa: BLE001 - no or malformed secrets: the environment's, if any
+        value = None
+    if value is None:
+        value = os.environ.get("NEXUSCHAT_MCP_SERVERS")
+    return servers_from_config(_plain(value))
+
+
+def _plain(value: object) -> object:
+    # st.secrets' tables are its own mapping type: plain dicts and lists for the core.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def limits() -> Limits:
     """What one person may use of this deploy (NEXUSCHAT_LIMIT_*; hosted defaults)."""
     return resolve_limits(secrets(), os.environ, hosted=deployment().hosted)
@@ -147,6 +187,7 @@ def current_params() -> GenerationParams:
     s = st.session_state
     sampling = s.get("w_sampling", "default")
     user = (s.get("w_user") or "").strip()
+    choice = s.get("w_tool_choice", "auto")
     return GenerationParams(
         temperature=s.get("w_temperature") if sampling == "temperature" else None,
         top_p=s.get("w_top_p") if sampling == "top_p" else None,
@@ -158,6 +199,9 @@ def current_params() -> GenerationParams:
         user=user or None,
         thinking={"on": True, "off": False}.get(s.get("w_thinking")),
         thinking_budget=s.get("w_thinking_budget"),
+        tool_choice=None if choice == "auto" else choice,
+        tool_function=(s.get("w_tool_function") or "").strip() or None
+        if choice == "function" else None,
     )
 
 
@@ -204,6 +248,8 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     s["w_user"] = p.user or ""
     s["w_thinking"] = {True: "on", False: "off"}.get(p.thinking, "auto")
     s["w_thinking_budget"] = p.thinking_budget
+    s["w_tool_choice"] = p.tool_choice or "auto"
+    s["w_tool_function"] = p.tool_function or ""
 
 
 def with_current_settings(conversation: Conversation, model: str,

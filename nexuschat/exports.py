@@ -39,6 +39,7 @@ from nexuschat.errors import Note, Problem
 from nexuschat.gateway import normalize_finish_reason, read_delta
 from nexuschat.i18n import format_number, t
 from nexuschat.images import ImageError, PreparedImage, Preset, content_address, prepare_image
+from nexuschat.tool_loop import pretty_json
 from nexuschat.tree import branch
 
 FORMAT = "nexuschat.conversation"
@@ -496,21 +497,13 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
 def _md_tool_call(call: ToolCall) -> list[str]:
     """A tool call as a line naming the function and who answers it, and its arguments."""
     head = t("export.md.tool_call", name=call.name or "?", source=tool_source(call.source))
-    return [f"*{_md_escape(head)}*", "", *_fenced(_pretty(call.arguments), "json"), ""]
+    return [f"*{_md_escape(head)}*", "", *_fenced(pretty_json(call.arguments), "json"), ""]
 
 
 def _md_tool_result(result: ToolResult, text: str) -> list[str]:
     """A tool message: which call it answers, how it went, and the result as it was sent."""
     head = tool_result_note(result)
-    return [f"*{_md_escape(head)}*", "", *_fenced(_pretty(text), ""), ""]
-
-
-def _pretty(text: str) -> str:
-    """JSON indented (as the page shows it), anything else as it is."""
-    try:
-        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
-    except (ValueError, RecursionError):
-        return text
+    return [f"*{_md_escape(head)}*", "", *_fenced(pretty_json(text), ""), ""]
 
 
 def _fenced(text: str, language: str) -> list[str]:

@@ -96,6 +96,9 @@ class Toolbox:
         return {tool.name: tool.source for tool in self.tools}
 
 
+NO_TOOLS = Toolbox()
+
+
 def toolbox(*groups: Iterable[Tool]) -> Toolbox:
     """The groups' tools together, a name taken by an earlier tool left out."""
     seen: dict[str, Tool] = {}
@@ -220,6 +223,15 @@ def run_call(tool: Tool | None, call: ToolCall, context: ToolContext,
         return f"Error: the tool failed ({type(exc).__name__}{': ' + detail if detail else ''})", \
             "error"
     return cut_result(result if isinstance(result, str) else json.dumps(result)), "ok"
+
+
+def pretty_json(text: str) -> str:
+    """JSON text indented for reading (as the page and the Markdown export show arguments and
+    results); anything else, arguments half-streamed included, as it is."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except (ValueError, RecursionError):
+        return text
 
 
 def cut_result(text: str, limit: int = MAX_RESULT_CHARS) -> str:
