@@ -150,7 +150,7 @@ def _run_calls(conversation: Conversation, box: Toolbox, slot: DeltaGenerator, d
     if not found or not calls:
         with slot.container():
             if found:
-                draw(conversation, found[0], True, ())
+                draw(conversation, found[0], bool(pending_calls(conversation)), ())
         return conversation
     reply = found[0]
     live = LiveTools(conversation, calls).start(box, tool_box.context())

@@ -50,18 +50,8 @@ def render_live_calls(calls: tuple[ToolCall, ...]) -> None:
 def _label(call: ToolCall, state: str) -> str:
     name = plain_text(call.name or "…")
     source = describe.tool_source(call.source, literal=plain_text)
-    if state == "ok":
-        return t("tools.call.ok", name=name, source=source)
-    if state == "error":
-        return t("tools.call.error", name=name, source=source)
-    if state == "stopped":
-        return t("tools.call.stopped", name=name, source=source)
-    if state == "running":
-        return t("tools.call.running", name=name, source=source)
-    if state == "waiting":
-        return t("tools.call.waiting", name=name, source=source)
-    if state == "streaming":
-        return t("tools.call.streaming", name=name, source=source)
+    if state in ("ok", "error", "stopped", "running", "waiting", "streaming"):
+        return t(f"tools.call.{state}", name=name, source=source)
     return t("tools.call.not_run", name=name, source=source)
 
 
