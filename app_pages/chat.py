@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, local_provider, notices, state
+from components import clipboard, composer, history, local_provider, notices, state, tool_box
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import request_notes
@@ -37,5 +37,7 @@ composer.render_request_notes(request_notes(settings.model, caps, images=has_ima
                                             max_tokens=params.max_tokens))
 
 if turn := history.turn_to_run(pending, conversation):
-    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)
+    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking,
+                     tools=tool_box.offered_tools(settings.model, overrides),
+                     max_rounds=state.tool_settings().max_rounds)
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply
