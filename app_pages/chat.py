@@ -2,18 +2,17 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, local_provider, notices, state
-from nexuschat.candidates import asks_unsupported, request_params
+from components import clipboard, composer, history, local_provider, notices, state, tool_box
+from nexuschat.candidates import request_params, requested
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
-from nexuschat.models import capabilities
-from nexuschat.safe_text import plain_text
+from nexuschat.models import request_notes
 
 settings = local_provider.connect_or_explain(state.resolved_settings())
 params = state.current_params()
 overrides = st.session_state[state.OVERRIDES]
 models = st.session_state.get(state.OFFERED_MODELS) or [settings.model]
-caps = capabilities(settings.model, overrides)
+caps = state.model_capabilities(settings)
 sees_images = caps.vision
 
 if settings.needs_key:
@@ -35,12 +34,14 @@ history.render_history(conversation, model=settings.model, pending=pending,
 if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
                           overrides=overrides)
-if has_images(conversation) and not sees_images:
-    st.caption(t("chat.images_not_sent", model=plain_text(settings.model)))
-if asks_unsupported(params, caps.multiple_choices):  # said before sending; one is sent
-    st.caption(t("chat.single_choice_sent", model=plain_text(settings.model), n=params.n))
+composer.render_request_notes(request_notes(
+    settings.model, caps, images=has_images(conversation),
+    tools=bool(st.session_state[state.TOOLS_ON]), choices=requested(params),
+    max_tokens=params.max_tokens))
 
 if turn := history.turn_to_run(pending, conversation):
     history.run_turn(turn, settings, request_params(params, caps.multiple_choices, turn),
-                     vision=sees_images, thinking=caps.thinking)
+                     vision=sees_images, thinking=caps.thinking,
+                     tools=tool_box.offered_tools(settings.model, overrides),
+                     max_rounds=state.tool_settings().max_rounds)
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

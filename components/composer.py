@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 import streamlit as st
@@ -10,6 +11,7 @@ from components import candidates, persistence, quota, state
 from components.messages import render_images
 from components.notices import notice_text
 from nexuschat.conversation import Conversation, Message
+from nexuschat.errors import Note
 from nexuschat.i18n import t
 from nexuschat.images import ACCEPTED_EXTENSIONS, ImageError, prepare_images
 from nexuschat.models import vision_models
@@ -65,7 +67,8 @@ def submit(draft: Draft, model: str, params: GenerationParams, overrides: dict) 
     """Send the draft if nothing blocks it; otherwise hold it, with the reasons shown."""
     if draft.empty and not draft.image_errors and draft.limit is None:
         return
-    if blockers(draft, model, params, overrides, review_images=_review()) or draft.empty:
+    if blockers(draft, model, params, overrides, review_images=_review(),
+                catalog=state.catalog()) or draft.empty:
         st.session_state[state.DRAFT] = draft
         return
     send(draft)
@@ -124,7 +127,8 @@ def _discard() -> None:
 def render_draft(draft: Draft, *, model: str, models: list[str], params: GenerationParams,
                  overrides: dict) -> None:
     """Explain why the message was held and offer every way forward; nothing is lost."""
-    reasons = blockers(draft, model, params, overrides, review_images=_review())
+    catalog = state.catalog()
+    reasons = blockers(draft, model, params, overrides, review_images=_review(), catalog=catalog)
     with st.container(border=True, key="held-draft"):
         if draft.text:
             # The label, then the text as its own block (Markdown, as in its bubble)
@@ -145,7 +149,7 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
                 f"- {notice_text(e)}" for e in validate(params)))
         columns = st.columns(2)
         if "vision" in reasons:
-            choices = vision_models(models, overrides)[:MAX_SWITCH_CHOICES]
+            choices = vision_models(models, overrides, catalog)[:MAX_SWITCH_CHOICES]
             st.warning(t("vision.unsupported", model=plain_text(model),
                          count=len(draft.images)))
             if not choices:
@@ -162,6 +166,13 @@ def render_draft(draft: Draft, *, model: str, models: list[str], params: Generat
             columns[0].button(t("chat.send_anyway"), key="send-draft", on_click=_send_with,
                               args=(draft,), disabled="params" in reasons, type="primary")
         columns[1].button(t("vision.discard"), key="discard-draft", on_click=_discard)
+
+
+def render_request_notes(notes: Iterable[Note]) -> None:
+    """What the next request will meet in this model (images it cannot see, a max_tokens
+    above its longest reply...), under the conversation, before anything is sent."""
+    for note in notes:
+        st.caption(notice_text(note))
 
 
 def _render_limit(draft: Draft) -> None:

@@ -20,6 +20,8 @@ from nexuschat.limits import (
     check_request,
     estimate_tokens,
 )
+from nexuschat.limits import max_tokens_ceiling as ceiling_of
+from nexuschat.models import capabilities
 from nexuschat.params import GenerationParams
 from nexuschat.store import StoreBusy
 
@@ -49,8 +51,21 @@ def request_limit(settings: Settings) -> LimitHit | None:
 
 
 def sent_params(settings: Settings, params: GenerationParams) -> GenerationParams:
-    """The parameters a request carries: max_tokens within the deploy's ceiling."""
-    return capped(params, state.limits(), deploy_key=pays(settings))
+    """The parameters a request carries: max_tokens within the model's longest reply and the
+    deploy's ceiling."""
+    return capped(params, state.limits(), deploy_key=pays(settings),
+                  model_max=model_max_tokens(settings))
+
+
+def max_tokens_ceiling(settings: Settings) -> int | None:
+    """The most the max_tokens setting may be for these settings' model (None: no limit)."""
+    return ceiling_of(state.limits(), deploy_key=pays(settings),
+                      model_max=model_max_tokens(settings))
+
+
+def model_max_tokens(settings: Settings) -> int | None:
+    """The longest reply the catalog gives the settings' model (None: unknown)."""
+    return capabilities(settings.model, catalog=settings.catalog).max_output_tokens
 
 
 def limit_error(hit: LimitHit) -> ChatError:

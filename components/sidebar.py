@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import account, local_provider, persistence, state, thinking
+from components import account, local_provider, persistence, state, thinking, tool_box
 from components.client import client_for, key_digest
 from components.notices import notice_text, render_notice
 from nexuschat.api import ChatError, list_models
@@ -20,7 +20,7 @@ from nexuschat.config import (
 from nexuschat.errors import Note
 from nexuschat.i18n import t
 from nexuschat.local import LOCAL_MODEL
-from nexuschat.models import CURATED_MODELS, capabilities, merge_model_lists
+from nexuschat.models import DEPLOYER_SETTING, Capabilities, ModelCatalog, merge_model_lists
 from nexuschat.safe_text import plain_text
 
 MODELS_TTL_S = 300
@@ -39,15 +39,16 @@ def _cached_models(base_url: str, digest: str, nonce: int,
 
 def available_models(settings: Settings) -> tuple[list[str], str | None]:
     """The model ids to offer, and a note when the built-in list stands in for the server's."""
+    curated = list(settings.catalog.curated)
     if settings.needs_key:
-        return list(CURATED_MODELS), t("sidebar.models_no_key")
+        return curated, t("sidebar.models_no_key")
     if settings.url_problem:  # nothing is sent to an address the deploy refuses
-        return list(CURATED_MODELS), None
+        return curated, None
     nonce = st.session_state[state.MODELS_NONCE]
     listed, failure = _cached_models(settings.base_url, key_digest(settings), nonce, settings)
     if failure or not listed:
         reason = notice_text(failure) if failure else "—"
-        return list(CURATED_MODELS), t("sidebar.models_fallback", reason=reason)
+        return curated, t("sidebar.models_fallback", reason=reason)
     return listed, None
 
 
@@ -60,6 +61,7 @@ def render_sidebar() -> list[str]:
     with st.sidebar:
         st.button(t("sidebar.new_chat"), on_click=persistence.start_new, icon=":material/add:",
                   width="stretch", key="new-chat")
+        render_catalog_problem(state.deployment().catalog)
         models = render_model_picker()
         render_provider()
         st.text_area(t("sidebar.system_prompt"), key="w_system_prompt",
@@ -90,13 +92,48 @@ def render_model_picker() -> list[str]:
         st.caption(note)
     if settings.is_local:
         local_provider.render_picker_note()
-    caps = capabilities(st.session_state[state.MODEL], st.session_state[state.OVERRIDES])
-    st.caption(t("sidebar.capabilities", vision=t("common.yes" if caps.vision else "common.no"),
-                 tools=t("common.yes" if caps.tools else "common.no")))
+    caps = state.model_capabilities(settings, st.session_state[state.MODEL])
+    st.caption(capability_line(caps))
     if not caps.multiple_choices:
         st.caption(t("sidebar.single_choice"))
     thinking.render_thinking(caps.thinking)
+    if caps.tools:
+        render_tools(st.session_state[state.MODEL])
     return models
+
+
+def capability_line(caps: Capabilities) -> str:
+    """"Can see images: yes · Can use tools: no", and the limits the catalog knows."""
+    parts = [t("sidebar.capabilities", vision=t("common.yes" if caps.vision else "common.no"),
+               tools=t("common.yes" if caps.tools else "common.no"))]
+    if caps.context_window is not None:
+        parts.append(t("sidebar.context_window", count=caps.context_window))
+    if caps.max_output_tokens is not None:
+        parts.append(t("sidebar.max_output", count=caps.max_output_tokens))
+    return " · ".join(parts)
+
+
+def _dismiss_catalog_problem() -> None:
+    st.session_state[state.CATALOG_NOTICE_DISMISSED] = True
+
+
+def render_catalog_problem(catalog: ModelCatalog) -> None:
+    """Why the deployer's NEXUSCHAT_MODELS was not used (the bundled catalog is), until
+    dismissed: once per session, in the user's language."""
+    if not catalog.problems or st.session_state.get(state.CATALOG_NOTICE_DISMISSED):
+        return
+    lines = "\n".join(f"- {notice_text(problem)}" for problem in catalog.problems)
+    st.warning(t("catalog.invalid", setting=DEPLOYER_SETTING) + "\n\n" + lines,
+               icon=":material/data_alert:")
+    st.button(t("catalog.dismiss"), key="dismiss-catalog-problem", type="tertiary",
+              on_click=_dismiss_catalog_problem)
+
+def render_tools(model: str) -> None:
+    """The one switch for tools (built-ins, the deploy's MCP servers', the user's own), and
+    each MCP server that is down, said once here (its tools are left out meanwhile)."""
+    st.toggle(t("sidebar.tools"), key=state.TOOLS_ON, help=t("sidebar.tools_help"))
+    for name in tool_box.down_servers(model, st.session_state[state.OVERRIDES]):
+        st.warning(t("sidebar.mcp_down", server=plain_text(name)), icon=":material/cloud_off:")
 
 
 def _provider_changed() -> None:

@@ -21,7 +21,10 @@ from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
+from nexuschat.mcp_tools import McpServer, servers_from_config
+from nexuschat.models import DEPLOYER_SETTING, Capabilities, ModelCatalog, capabilities
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
+from nexuschat.tool_loop import ToolSettings, resolve_tool_settings
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
@@ -37,6 +40,10 @@ OFFERED_MODELS = "offered_models"  # list[str]: what the model picker offers thi
 # owner per session (persistence.load_user_tools, the router's step) and after every change.
 USER_TOOLS = "user_tools"
 USER_TOOLS_OWNER = "user_tools_owner"  # str | None: whose tools USER_TOOLS holds
+# bool: the deployer's invalid NEXUSCHAT_MODELS was explained and dismissed (this session)
+CATALOG_NOTICE_DISMISSED = "catalog_notice_dismissed"
+LIVE_TOOLS = "live_tools"  # LiveTools | None: a reply's tool calls running, until folded in
+TOOLS_ON = "w_tools"  # bool: the sidebar's tools switch (first set from NEXUSCHAT_TOOLS)
 
 # Widget-backed settings: re-assigned every run so they survive page switches.
 WIDGET_DEFAULTS: dict[str, object] = {
@@ -62,6 +69,9 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_tool_description": "",
     "w_tool_parameters": "",
     "w_tool_arguments": "",
+
+    "w_tool_choice": "auto",  # TOOL_CHOICES: auto sends nothing
+    "w_tool_function": "",  # the function "function" names
 }
 THINKING_CHOICES = ("auto", "on", "off")  # w_thinking; "auto" sends nothing
 # str: an API key the user typed. Not widget state: a widget's value is sent back to the
@@ -82,9 +92,13 @@ def init_state() -> None:
     st.session_state.setdefault(OVERRIDES, {})
     st.session_state.setdefault(HISTORY_WINDOW, HISTORY_STEP)
     st.session_state.setdefault(MODELS_NONCE, 0)
+    st.session_state.setdefault(CATALOG_NOTICE_DISMISSED, False)
     st.session_state.setdefault(API_KEY, "")
     st.session_state.setdefault(USER_TOOLS, ())
     st.session_state.setdefault(USER_TOOLS_OWNER, None)
+    st.session_state.setdefault(LIVE_TOOLS, None)
+    st.session_state.setdefault(TOOLS_ON, tool_settings().enabled)
+    st.session_state[TOOLS_ON] = st.session_state[TOOLS_ON]  # a widget: kept across pages
     for key, default in WIDGET_DEFAULTS.items():
         st.session_state.setdefault(key, default)
         # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.
@@ -96,10 +110,17 @@ def init_state() -> None:
 
 def secrets() -> Mapping[str, object]:
     """st.secrets' top-level settings as a plain mapping (values, and lists of values such as
-    NEXUSCHAT_ALLOWED_BASE_URLS); empty when the app has no secrets file."""
+    NEXUSCHAT_ALLOWED_BASE_URLS; the NEXUSCHAT_MODELS section as tables); empty when the app
+    has no secrets file."""
     try:
-        return {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in st.secrets.items()
-                if isinstance(v, str | int | float | bool | list | tuple)}
+        values = {k: (list(v) if isinstance(v, list | tuple) else v)
+                  for k, v in st.secrets.items()
+                  if isinstance(v, str | int | float | bool | list | tuple)}
+        # The one section read here: the deployer's model catalog (no other section's
+        # values, [auth] and its client secret among them, go further than st.secrets).
+        if isinstance(models := st.secrets.get(DEPLOYER_SETTING), Mapping):
+            values[DEPLOYER_SETTING] = models
+        return values
     except (FileNotFoundError, OSError, KeyError, ValueError):
         return {}
     except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the page down
@@ -132,6 +153,37 @@ def deployment() -> Deployment:
     return resolve_deployment(secrets(), os.environ, server_address())
 
 
+def catalog() -> ModelCatalog:
+    """The model catalog in use: the bundled one, extended by the deployer's NEXUSCHAT_MODELS."""
+    return deployment().catalog
+
+def tool_settings() -> ToolSettings:
+    """Whether tools start switched on, and the rounds a turn may take (NEXUSCHAT_TOOLS,
+    NEXUSCHAT_TOOL_ROUNDS)."""
+    return resolve_tool_settings(secrets(), os.environ)
+
+
+def mcp_servers() -> tuple[McpServer, ...]:
+    """The deploy's MCP servers (NEXUSCHAT_MCP_SERVERS: a secrets table, or JSON text in the
+    environment)."""
+    try:
+        value = st.secrets.get("NEXUSCHAT_MCP_SERVERS")
+    except Exception:  # noqa: BLE001 - no or malformed secrets: the environment's, if any
+        value = None
+    if value is None:
+        value = os.environ.get("NEXUSCHAT_MCP_SERVERS")
+    return servers_from_config(_plain(value))
+
+
+def _plain(value: object) -> object:
+    # st.secrets' tables are its own mapping type: plain dicts and lists for the core.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def limits() -> Limits:
     """What one person may use of this deploy (NEXUSCHAT_LIMIT_*; hosted defaults)."""
     return resolve_limits(secrets(), os.environ, hosted=deployment().hosted)
@@ -160,6 +212,7 @@ def current_params() -> GenerationParams:
     s = st.session_state
     sampling = s.get("w_sampling", "default")
     user = (s.get("w_user") or "").strip()
+    choice = s.get("w_tool_choice", "auto")
     return GenerationParams(
         temperature=s.get("w_temperature") if sampling == "temperature" else None,
         top_p=s.get("w_top_p") if sampling == "top_p" else None,
@@ -172,6 +225,9 @@ def current_params() -> GenerationParams:
         thinking={"on": True, "off": False}.get(s.get("w_thinking")),
         thinking_budget=s.get("w_thinking_budget"),
         n=n if isinstance(n := s.get("w_n"), int) and n > 1 else None,
+        tool_choice=None if choice == "auto" else choice,
+        tool_function=(s.get("w_tool_function") or "").strip() or None
+        if choice == "function" else None,
     )
 
 
@@ -219,9 +275,18 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     s["w_thinking"] = {True: "on", False: "off"}.get(p.thinking, "auto")
     s["w_thinking_budget"] = p.thinking_budget
     s["w_n"] = p.n or 1
+    s["w_tool_choice"] = p.tool_choice or "auto"
+    s["w_tool_function"] = p.tool_function or ""
 
 
 def with_current_settings(conversation: Conversation, model: str,
                           params: GenerationParams) -> Conversation:
     """The conversation carrying the model and parameters it is being sent with."""
     return replace(conversation, model=model, params=as_dict(params))
+
+
+def model_capabilities(settings: Settings, model: str | None = None) -> Capabilities:
+    """What `model` (default: the settings' model) can do: the deploy's catalog, then the
+    user's own corrections (Settings page)."""
+    return capabilities(model or settings.model, st.session_state.get(OVERRIDES),
+                        settings.catalog)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from nexuschat.errors import Note
 from nexuschat.local import LOCAL_MODEL
+from nexuschat.models import DEPLOYER_SETTING, ModelCatalog, bundled, deployer_catalog
 from nexuschat.netguard import (
     NetworkPolicy,
     host_of,
@@ -53,6 +54,8 @@ class Settings:
     url_problem: str = ""
     url_problem_detail: str = ""
     network: NetworkPolicy | None = None  # hosted: the guard every connection goes through
+    # What each model can do: the bundled catalog, extended by the deployer's NEXUSCHAT_MODELS.
+    catalog: ModelCatalog = field(default_factory=bundled)
 
     def __repr__(self) -> str:  # the key must not reach logs or tracebacks
         return (
@@ -101,6 +104,9 @@ class Deployment:
     # Normalized base URLs a visitor's own key may be used with: the deploy's first, then
     # NEXUSCHAT_ALLOWED_BASE_URLS (which may hold ANY_PUBLIC_HTTPS).
     allowed_base_urls: tuple[str, ...] = field(default_factory=tuple)
+    # NEXUSCHAT_MODELS: the bundled model catalog extended by the deployer's (tables in
+    # secrets, or TOML text), or the bundled one and why the setting was not used.
+    catalog: ModelCatalog = field(default_factory=bundled)
 
     def __repr__(self) -> str:
         return (f"Deployment(mode={self.mode!r}, base_url={self.base_url!r}, "
@@ -177,7 +183,16 @@ def resolve_deployment(secrets: Mapping[str, object] | None = None,
         api_key=_first(pick("NEXUSCHAT_API_KEY", "OPENAI_API_KEY")),
         allow_user_keys=_first(pick("NEXUSCHAT_ALLOW_USER_KEYS")).lower() in _TRUE,
         allowed_base_urls=tuple(dict.fromkeys([own, *listed])) if own else tuple(listed),
+        catalog=deployer_catalog(_catalog_setting(secrets, env)),
     )
+
+
+def _catalog_setting(secrets: Mapping[str, object], env: Mapping[str, str]) -> object:
+    """NEXUSCHAT_MODELS as given: tables from secrets, else TOML text from either."""
+    value = secrets.get(DEPLOYER_SETTING)
+    if isinstance(value, Mapping) or _first(value):
+        return value
+    return env.get(DEPLOYER_SETTING)
 
 
 def url_problem(url: str, deployment: Deployment) -> tuple[str, str]:
@@ -263,6 +278,7 @@ def resolve_settings(
         url_problem="" if local else problem[0],
         url_problem_detail="" if local else problem[1],
         network=network,
+        catalog=deployment.catalog,
     )
 
 

@@ -139,16 +139,27 @@ def check_message(text: str, image_count: int, upload_bytes: int,
     return None
 
 
-def capped(params: GenerationParams, limits: Limits, *, deploy_key: bool) -> GenerationParams:
-    """The parameters to send: max_tokens at most the deploy's ceiling while its key pays (and
-    the ceiling itself when the user set none). The ceiling is per request: with `n`
+def capped(params: GenerationParams, limits: Limits, *, deploy_key: bool,
+           model_max: int | None = None) -> GenerationParams:
+    """The parameters to send: max_tokens at most the model's longest reply (`model_max`, from
+    the catalog) and the deploy's ceiling while its key pays (the ceiling itself, within the
+    model's, when the user set none). The deploy's ceiling is per request: with `n`
     candidates each may write its share (`candidate_ceiling`)."""
-    ceiling = candidate_ceiling(limits.max_tokens, params.n)
-    if ceiling is None or not deploy_key:
-        return params
+    ceiling = candidate_ceiling(limits.max_tokens, params.n) if deploy_key else None
     asked = params.max_tokens
-    return params if asked is not None and asked <= ceiling else replace(params,
-                                                                         max_tokens=ceiling)
+    if ceiling is not None and (asked is None or asked > ceiling):
+        asked = ceiling
+    if model_max is not None and asked is not None and asked > model_max:
+        asked = model_max
+    return params if asked == params.max_tokens else replace(params, max_tokens=asked)
+
+
+def max_tokens_ceiling(limits: Limits, *, deploy_key: bool,
+                       model_max: int | None = None) -> int | None:
+    """The most max_tokens may be set to: the lower of the model's longest reply and the
+    deploy's ceiling while its key pays (None: no limit known)."""
+    ceilings = [c for c in (limits.max_tokens if deploy_key else None, model_max) if c]
+    return min(ceilings) if ceilings else None
 
 
 def candidate_ceiling(ceiling: int | None, n: int | None) -> int | None:

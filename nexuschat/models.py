@@ -1,39 +1,60 @@
-"""Model ids and what each can do (vision, tools, `n`, a thinking switch), from the model catalog
-(nexuschat/models.toml) and the user's overrides."""
+"""Model ids and what each can do (vision, tools, `n`, a thinking switch, its context window and
+longest reply), from the model catalog (nexuschat/models.toml), the deployer's additions
+(NEXUSCHAT_MODELS) and the user's overrides."""
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from nexuschat.errors import Note, Notice
 
 Thinking = Literal["switch", "budget"]
 CATALOG_FILE = "models.toml"
+DEPLOYER_SETTING = "NEXUSCHAT_MODELS"  # the deployer's catalog: TOML tables in secrets (or text)
+MAX_PROBLEMS = 3  # validation problems named in one message
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a model accepts: images in content parts, tool definitions, `n` > 1, and how its
-    thinking mode is switched (None: it is not)."""
+    """What a model accepts: images in content parts, tool definitions, `n` > 1, how its
+    thinking mode is switched (None: it is not), and its limits in tokens (None: unknown)."""
 
     vision: bool = False
     tools: bool = False
     # False where the server quietly returns one choice however many `n` asks for.
     multiple_choices: bool = True
     thinking: Thinking | None = None
+    context_window: int | None = None  # prompt and reply together
+    max_output_tokens: int | None = None  # the most one reply may be (max_tokens' ceiling)
 
 
 # ---------------------------------------------------------------- the catalog's schema
 
+Tokens = Annotated[StrictInt, Field(gt=0)]
+
 
 class ModelInfo(BaseModel):
-    """Flags a catalog entry may set; None: not said here (a default or another entry's)."""
+    """What a catalog entry may say; None: not said here (a default or another entry's)."""
 
     # Strict per field (StrictBool: "yes" or 1 is not true); tables and arrays as TOML has them.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,9 +63,11 @@ class ModelInfo(BaseModel):
     tools: StrictBool | None = None
     multiple_choices: StrictBool | None = None
     thinking: Literal["switch", "budget", "none"] | None = None
+    context_window: Tokens | None = None
+    max_output_tokens: Tokens | None = None
 
     def flags(self) -> dict:
-        """The flags this entry sets, as Capabilities fields."""
+        """What this entry says, as Capabilities fields."""
         said = {k: getattr(self, k) for k in ModelInfo.model_fields if getattr(self, k) is not None}
         if said.get("thinking") == "none":
             said["thinking"] = None
@@ -68,10 +91,11 @@ class Family(ModelInfo):
 
 
 class ModelEntry(ModelInfo):
-    """One model id exactly; `curated` ones are offered when GET /models fails."""
+    """One model id exactly; `curated` ones are offered when GET /models fails (false: an
+    entry of the deployer's takes a bundled id off that list)."""
 
     id: StrictStr
-    curated: StrictBool = False
+    curated: StrictBool | None = None
 
 
 class Catalog(BaseModel):
@@ -79,20 +103,99 @@ class Catalog(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    family: tuple[Family, ...]
+    family: tuple[Family, ...] = ()
     model: tuple[ModelEntry, ...] = ()
 
 
 class CatalogError(ValueError):
-    """The catalog file is not valid TOML or does not fit the schema."""
+    """A catalog is not valid TOML or does not fit the schema; the message says where."""
+
+    def __init__(self, message: str, problems: tuple[CatalogProblem, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
-def load_catalog(text: str) -> Catalog:
-    """Parse and validate a catalog (the TOML text of models.toml)."""
+@dataclass(frozen=True)
+class CatalogProblem(Notice):
+    """One thing wrong with a catalog: where (`model[2].context_window`) and what, as a code
+    the page words in the user's language."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+
+# pydantic's error types, as the words a deployer reads; any other type: its own message.
+_PROBLEM_CODES = {
+    "extra_forbidden": "catalog.problem.unknown_field",
+    "missing": "catalog.problem.missing",
+    "bool_type": "catalog.problem.bool",
+    "int_type": "catalog.problem.tokens",
+    "int_from_float": "catalog.problem.tokens",
+    "greater_than": "catalog.problem.tokens",
+    "string_type": "catalog.problem.text",
+    "literal_error": "catalog.problem.choice",
+    "tuple_type": "catalog.problem.tables",
+    "model_type": "catalog.problem.table",
+}
+OTHER_PROBLEM = "catalog.problem.other"
+TOML_PROBLEM = "catalog.problem.toml"
+
+
+def load_catalog(text: str, source: str = CATALOG_FILE) -> Catalog:
+    """Parse and validate a catalog (TOML text such as models.toml)."""
     try:
-        return Catalog.model_validate(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise CatalogError(f"{CATALOG_FILE}: {exc}") from None
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problem = CatalogProblem(TOML_PROBLEM, {"detail": str(exc)})
+        raise CatalogError(f"{source}: {exc}", (problem,)) from None
+    return catalog_from_data(data, source)
+
+
+def catalog_from_data(data: object, source: str = CATALOG_FILE) -> Catalog:
+    """Validate a catalog given as tables (what secrets.toml holds); CatalogError names the
+    first problems by where they are (`model[2].context_window: ...`)."""
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()[:MAX_PROBLEMS]
+        problems = tuple(_problem(e) for e in errors)
+        lines = [f"{_where(e['loc'])}: {e['msg']}" for e in errors]
+        more = exc.error_count() - len(lines)
+        if more > 0:
+            problems += (CatalogProblem("catalog.problem.more", {"count": more}),)
+        tail = f" (+{more} more)" if more > 0 else ""
+        raise CatalogError(f"{source}: " + "; ".join(lines) + tail, problems) from None
+
+
+def _problem(error) -> CatalogProblem:
+    where = _where(error["loc"])
+    code = _PROBLEM_CODES.get(error["type"])
+    if code == "catalog.problem.choice":
+        return CatalogProblem(code, {"where": where, "choices": str(error["ctx"]["expected"])})
+    if code is None:
+        detail = str(error["msg"]).removeprefix("Value error, ")
+        return CatalogProblem(OTHER_PROBLEM, {"where": where, "detail": detail})
+    return CatalogProblem(code, {"where": where})
+
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(the whole catalog)"
+
+
+def extended(base: Catalog, extra: Catalog) -> Catalog:
+    """`base` with a deployer's `extra`: its families are tried first, and its exact ids say
+    what they set over the bundled entry of the same id (the rest of that entry stands)."""
+    merged = {m.id: m for m in base.model}
+    for entry in extra.model:
+        if entry.id in merged:
+            said = entry.model_dump(exclude_none=True)
+            merged[entry.id] = merged[entry.id].model_copy(update=said)
+        else:
+            merged[entry.id] = entry
+    return Catalog(family=(*extra.family, *base.family), model=tuple(merged.values()))
 
 
 @dataclass(frozen=True)
@@ -102,7 +205,7 @@ class _Rules:
     curated: tuple[str, ...]
 
 
-def _rules(catalog: Catalog) -> _Rules:
+def _compile(catalog: Catalog) -> _Rules:
     return _Rules(
         tuple((re.compile(f.match, re.IGNORECASE), f.flags()) for f in catalog.family),
         {m.id: m.flags() for m in catalog.model},
@@ -110,26 +213,105 @@ def _rules(catalog: Catalog) -> _Rules:
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _rules(catalog: Catalog) -> _Rules:
+    # A bare Catalog (tests, tools): compiled once per distinct catalog.
+    return _compile(catalog)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelCatalog:
+    """The catalog in use, compiled once: the bundled one extended by NEXUSCHAT_MODELS, or
+    the bundled one alone and why that setting was not used (`problems`, for the deployer)."""
+
+    catalog: Catalog
+    problems: tuple[CatalogProblem, ...] = ()
+    # Compared and hashed by identity (eq=False): hashing a whole catalog on every lookup
+    # would cost more than the lookup.
+    rules: _Rules = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", _compile(self.catalog))
+
+    @property
+    def curated(self) -> tuple[str, ...]:
+        """The ids offered when GET /models fails."""
+        return self.rules.curated
+
+
 @functools.cache
-def _bundled() -> _Rules:
-    # Read once per process: immutable data from the package, the same for every user.
+def bundled_catalog() -> Catalog:
+    """The catalog shipped with the app (read once per process: the same for every user)."""
     text = resources.files("nexuschat").joinpath(CATALOG_FILE).read_text("utf-8")
-    return _rules(load_catalog(text))
+    return load_catalog(text)
+
+
+@functools.cache
+def bundled() -> ModelCatalog:
+    """The bundled catalog, compiled (once per process)."""
+    return ModelCatalog(bundled_catalog())
+
+
+# ---------------------------------------------------------------- the deployer's catalog
+
+
+def deployer_catalog(setting: object) -> ModelCatalog:
+    """The catalog for a deploy whose NEXUSCHAT_MODELS is `setting`: tables (a mapping, as
+    secrets.toml gives them), TOML text (an environment variable), or nothing."""
+    if setting is None or (isinstance(setting, str) and not setting.strip()):
+        return bundled()
+    if isinstance(setting, str):
+        return _deployer(setting, True)
+    try:
+        canonical = json.dumps(_plain(setting), sort_keys=True, default=str)
+    except (TypeError, ValueError) as exc:  # a mapping with keys JSON cannot hold
+        return ModelCatalog(bundled_catalog(),
+                            (CatalogProblem(OTHER_PROBLEM, {"where": DEPLOYER_SETTING,
+                                                            "detail": str(exc)}),))
+    return _deployer(canonical, False)
+
+
+@functools.lru_cache(maxsize=8)
+def _deployer(canonical: str, is_text: bool) -> ModelCatalog:
+    # Keyed by the setting's text: parsed, validated and compiled once per distinct setting,
+    # and a bad one logged once (for the deployer reading the server's log).
+    try:
+        extra = (load_catalog(canonical, DEPLOYER_SETTING) if is_text
+                 else catalog_from_data(json.loads(canonical), DEPLOYER_SETTING))
+    except CatalogError as exc:
+        _log.warning("%s is not valid, the bundled catalog is used: %s", DEPLOYER_SETTING, exc)
+        return ModelCatalog(bundled_catalog(), exc.problems)
+    return ModelCatalog(extended(bundled_catalog(), extra))
+
+
+def _plain(value: object) -> object:
+    """Mappings and sequences (Streamlit's secrets sections) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- the public functions
 
-# Shown when GET /models fails: the catalog's curated ids.
-CURATED_MODELS: tuple[str, ...] = _bundled().curated
+# Shown when GET /models fails: the bundled catalog's curated ids.
+CURATED_MODELS: tuple[str, ...] = bundled().curated
 
 Overrides = Mapping[str, Mapping[str, bool]]
 
 
+def _rules_of(catalog: Catalog | ModelCatalog | None) -> _Rules:
+    if catalog is None:
+        return bundled().rules
+    return catalog.rules if isinstance(catalog, ModelCatalog) else _rules(catalog)
+
+
 def capabilities(model: str, overrides: Overrides | None = None,
-                 catalog: Catalog | None = None) -> Capabilities:
-    """The flags for `model`: its family's, its own catalog entry's, then any user override
-    per flag (vision, tools)."""
-    rules = _bundled() if catalog is None else _rules(catalog)
+                 catalog: Catalog | ModelCatalog | None = None) -> Capabilities:
+    """What `model` can do: its family's flags, its own catalog entry's, then any user
+    override per flag (vision, tools). No catalog: the bundled one."""
+    rules = _rules_of(catalog)
     said: dict = next((flags for pattern, flags in rules.families if pattern.search(model)), {})
     caps = Capabilities(**{**said, **rules.by_id.get(model, {})})
     override = (overrides or {}).get(model) or {}
@@ -137,9 +319,10 @@ def capabilities(model: str, overrides: Overrides | None = None,
     return replace(caps, **known)
 
 
-def vision_models(models: Iterable[str], overrides: Overrides | None = None) -> list[str]:
+def vision_models(models: Iterable[str], overrides: Overrides | None = None,
+                  catalog: Catalog | ModelCatalog | None = None) -> list[str]:
     """The models that can see images, in the given order."""
-    return [m for m in models if capabilities(m, overrides).vision]
+    return [m for m in models if capabilities(m, overrides, catalog).vision]
 
 
 def merge_model_lists(listed: Iterable[str], *extra: str) -> list[str]:
@@ -149,3 +332,21 @@ def merge_model_lists(listed: Iterable[str], *extra: str) -> list[str]:
         if model:
             seen.setdefault(model, None)
     return list(seen)
+
+
+def request_notes(model: str, caps: Capabilities, *, images: bool = False, tools: bool = False,
+                  choices: int = 1, max_tokens: int | None = None) -> tuple[Note, ...]:
+    """What a request would meet in this model, said before it is sent: images it cannot see,
+    tools it cannot call, `n` > 1 it answers once, a max_tokens above its longest reply."""
+    notes = []
+    if images and not caps.vision:
+        notes.append(Note("chat.images_not_sent", {"model": model}))
+    if tools and not caps.tools:
+        notes.append(Note("capability.no_tools", {"model": model}))
+    if choices > 1 and not caps.multiple_choices:
+        notes.append(Note("capability.single_choice", {"model": model, "count": choices}))
+    longest = caps.max_output_tokens
+    if max_tokens is not None and longest is not None and max_tokens > longest:
+        notes.append(Note("capability.max_tokens_capped",
+                          {"model": model, "asked": max_tokens, "count": longest}))
+    return tuple(notes)

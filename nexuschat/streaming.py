@@ -9,21 +9,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from nexuschat.conversation import ReplyMeta, Status
+from nexuschat.conversation import ReplyMeta, Status, ToolCall
 from nexuschat.errors import ChatError
 from nexuschat.gateway import count, normalize_finish_reason, read_delta, read_usage
 from nexuschat.params import MAX_CHOICES
 
+__all__ = ["ReplyAccumulator", "ToolCall", "paced"]
+
 MAX_SKIPPED_TYPES = 8  # distinct unknown part types noted on one reply
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A function the model asked to call, with its JSON arguments as text."""
-
-    id: str
-    name: str
-    arguments: str
+MAX_TOOL_CALLS = 64  # calls kept from one reply; more are ignored (a page could not show them)
 
 
 @dataclass
@@ -67,6 +61,7 @@ class ReplyAccumulator:
     chunks: int = 0
     text_chars: int = 0  # of choice 0's answer, so a repaint can tell what changed cheaply
     reasoning_chars: int = 0
+    tool_chars: int = 0  # of choice 0's tool calls' names and arguments, likewise
     _parts: dict[int, list[str]] = field(default_factory=dict)
     _reasoning: list[str] = field(default_factory=list)
     _refusal: list[str] = field(default_factory=list)
@@ -175,19 +170,46 @@ class ReplyAccumulator:
         return bool(text or reasoning or refusal)
 
     def _add_tool_delta(self, call: dict) -> None:
+        """One fragment of a call. Servers differ: OpenAI sends the id and whole name first,
+        then argument pieces under the same `index`; others split the name too, send the
+        whole name again with every piece, or leave `index` out (Gemini's compatible API: a
+        new id then means a new call)."""
+        call_id = call.get("id") if isinstance(call.get("id"), str) else ""
         index = call.get("index")
-        parts = self._tools.setdefault(index if type(index) is int else 0, _ToolCallParts())
-        if isinstance(call.get("id"), str) and call["id"]:
-            parts.id = call["id"]
+        if type(index) is not int:
+            index = self._unindexed(call_id)
+        parts = self._tools.get(index)
+        if parts is None:
+            if len(self._tools) >= MAX_TOOL_CALLS:
+                return
+            parts = self._tools[index] = _ToolCallParts()
+        if call_id:
+            parts.id = call_id[:200]
         function = call.get("function")
-        if isinstance(function, dict):
-            if isinstance(function.get("name"), str) and function["name"]:
-                parts.name = function["name"]
-            arguments = function.get("arguments")
-            if isinstance(arguments, dict | list):  # some servers send the object itself
-                arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
-            if isinstance(arguments, str) and arguments:
-                parts.arguments.append(arguments)
+        if not isinstance(function, dict):
+            return
+        name = function.get("name")
+        if isinstance(name, str) and name:
+            before = len(parts.name)
+            # The whole name (again, or a longer prefix of it) replaces; a piece is added.
+            parts.name = name if name.startswith(parts.name) else parts.name + name
+            parts.name = parts.name[:200]
+            self.tool_chars += len(parts.name) - before
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict | list):  # some servers send the object itself
+            arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+        if isinstance(arguments, str) and arguments:
+            parts.arguments.append(arguments)
+            self.tool_chars += len(arguments)
+
+    def _unindexed(self, call_id: str) -> int:
+        """Where a fragment without an `index` goes: the latest call, unless it brings an id
+        that call does not have (then it starts the next one)."""
+        if not self._tools:
+            return 0
+        latest = max(self._tools)
+        known = self._tools[latest].id
+        return latest + 1 if call_id and known and call_id != known else latest
 
     @property
     def text(self) -> str:
@@ -229,10 +251,11 @@ class ReplyAccumulator:
 
     @property
     def tool_calls(self) -> list[ToolCall]:
-        """Tool calls of choice 0, assembled from their fragments, in index order."""
+        """Tool calls of choice 0, assembled from their fragments, in index order; a call the
+        server gave no id gets one (`call_<n>`: its result must name it)."""
         return [
-            ToolCall(p.id, p.name, "".join(p.arguments))
-            for _, p in sorted(self._tools.items())
+            ToolCall(p.id or f"call_{n}", p.name, "".join(p.arguments))
+            for n, (_, p) in enumerate(sorted(self._tools.items()))
         ]
 
     @property
@@ -362,6 +385,16 @@ class ChoiceView:
     @property
     def _choice(self) -> _Choice:
         return self.reply._others.get(self.index) or _Choice()
+
+    @property
+    def tool_chars(self) -> int:
+        """Always 0: tool calls are choice 0's only."""
+        return 0
+
+    @property
+    def tool_calls(self) -> list:
+        """Always empty: tool calls are choice 0's only."""
+        return []
 
     @property
     def text(self) -> str:

@@ -173,3 +173,15 @@ def test_partial_saves_while_streaming_hold_every_candidate(app, fake_api):
     assert [r.status for r in replies] == ["complete", "complete"]  # then the final save
     assert replies[1].content.endswith("(choice 1)")
     assert tree.leaf_id == replies[0].id  # the first candidate stays the shown one
+
+
+def test_candidates_come_from_the_first_request_of_a_tool_turn_only(app, fake_api):
+    # The model (candidate 1) calls the calculator: the loop goes on with that candidate, and
+    # the request after the tool results asks for one reply, not n again.
+    send(with_n(app, 2), "Please calculate 6*7")
+    assert not app.exception
+    first, second = fake_api.chat_requests()
+    assert first["n"] == 2 and "tools" in first
+    assert "n" not in second
+    assert second["messages"][-1]["content"] == "42"
+    assert any("The tools answered: 42." in m.value for m in app.markdown)

@@ -146,8 +146,11 @@ def test_max_tokens_is_capped_on_the_deploys_key(fake_api, db_url):
     assert [r.get("max_tokens") for r in fake_api.chat_requests()] == [300, 300]
     at.switch_page("app_pages/settings.py").run()
     assert "This app caps each reply at 300 tokens." in all_text(at)
+    # The input cannot go past the ceiling: a value above it comes down to it.
+    assert at.number_input(key="w_max_tokens").value == 300
     at.switch_page("app_pages/chat.py").run()
     at.text_input(key="w_api_key").input(VISITOR_KEY).run()
+    at.session_state["w_max_tokens"] = 100_000  # own key: within the model's 128,000
     send(at, "my own key, my own limit")
     assert fake_api.chat_requests()[-1]["max_tokens"] == 100_000
 

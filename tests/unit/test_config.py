@@ -1,4 +1,10 @@
-from nexuschat.config import DEFAULT_BASE_URL, DEFAULT_MODEL, key_source, resolve_settings
+from nexuschat.config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    key_source,
+    resolve_deployment,
+    resolve_settings,
+)
 
 
 def test_defaults_with_nothing_configured():
@@ -147,3 +153,26 @@ def test_allowed_base_urls_may_be_a_list_in_secrets():
     assert deployment.allowed_base_urls == ("https://nexusflow.hk/v1",
                                             "https://openrouter.ai/api/v1", "*")
     assert deployment.trusted_hosts == {"nexusflow.hk", "openrouter.ai"}
+
+
+def test_the_deployers_model_catalog_is_resolved_with_the_settings():
+    from nexuschat.models import bundled, capabilities
+
+    tables = {"model": [{"id": "house-model", "vision": True, "max_output_tokens": 1000}]}
+    settings = resolve_settings({}, {"NEXUSCHAT_MODELS": tables}, {})
+    assert capabilities("house-model", catalog=settings.catalog).max_output_tokens == 1000
+    assert resolve_deployment({"NEXUSCHAT_MODELS": tables}, {}).catalog is settings.catalog
+    # The environment holds TOML text; secrets win over it; nothing: the bundled catalog.
+    env = {"NEXUSCHAT_MODELS": '[[model]]\nid = "env-model"\nvision = true\n'}
+    assert capabilities("env-model", catalog=resolve_settings({}, {}, env).catalog).vision
+    assert not capabilities("env-model",
+                            catalog=resolve_settings({}, {"NEXUSCHAT_MODELS": tables},
+                                                     env).catalog).vision
+    assert resolve_settings({}, {}, {}).catalog is bundled()
+
+
+def test_an_invalid_model_catalog_leaves_the_bundled_one_and_its_reasons():
+    settings = resolve_settings({}, {"NEXUSCHAT_MODELS": {"model": [{"idd": "x"}]}}, {})
+    assert sorted(p.code for p in settings.catalog.problems) == [
+        "catalog.problem.missing", "catalog.problem.unknown_field"]
+    assert settings.catalog.curated == resolve_settings({}, {}, {}).catalog.curated

@@ -173,3 +173,24 @@ def test_two_writers_racing_for_the_last_request_admit_one(database_url):
         for s in stores:
             s.close()
     assert sorted(type(r).__name__ for r in results) == ["LimitHit", "int"]
+
+
+def test_max_tokens_stays_within_the_models_longest_reply():
+    from nexuschat.limits import max_tokens_ceiling
+
+    hosted, none = Limits(max_tokens=4096), Limits()
+    asked = GenerationParams(max_tokens=50_000)
+    assert capped(asked, none, deploy_key=False, model_max=8192).max_tokens == 8192
+    assert capped(asked, hosted, deploy_key=True, model_max=8192).max_tokens == 4096
+    assert capped(asked, Limits(max_tokens=100_000), deploy_key=True,
+                  model_max=8192).max_tokens == 8192
+    # Unset stays unset (the model's own default) unless the deploy's key pays.
+    assert capped(GenerationParams(), none, deploy_key=False, model_max=8192).max_tokens is None
+    assert capped(GenerationParams(), Limits(max_tokens=100_000), deploy_key=True,
+                  model_max=8192).max_tokens == 8192
+    assert capped(GenerationParams(max_tokens=10), hosted, deploy_key=True,
+                  model_max=8192).max_tokens == 10
+    assert max_tokens_ceiling(hosted, deploy_key=True, model_max=8192) == 4096
+    assert max_tokens_ceiling(hosted, deploy_key=False, model_max=8192) == 8192
+    assert max_tokens_ceiling(hosted, deploy_key=False) is None
+    assert max_tokens_ceiling(none, deploy_key=True, model_max=None) is None
