@@ -6,8 +6,9 @@ from collections.abc import Collection, Mapping
 
 import streamlit as st
 
-from components import branches, code_view, live_reply, state
+from components import branches, candidates, code_view, live_reply, state
 from components.messages import render_message, render_show_earlier
+from nexuschat.candidates import CandidateGroup, shown_group
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
@@ -33,13 +34,23 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
     hidden = max(0, len(shown) - st.session_state[state.HISTORY_WINDOW])
     render_show_earlier(hidden)
     editing = st.session_state.get(branches.EDITING)
+    group = shown_group(candidates.group(), conversation) if pending is None else None
     results = results_by_reply(conversation.messages)
     waiting = {c.id for c in pending_calls(conversation)} if pending is None else set()
     bubbles = [m for m in shown[hidden:] if m.role != "tool"]  # results: inside their reply
     for index, message in enumerate(bubbles):
         last = index == len(bubbles) - 1 and pending is None
+        if group is not None and index == len(bubbles) - 1:
+            _group(group, message)
+            continue
         _bubble(message, conversation, model, is_last=last, editing=message.id == editing,
                 results=results.get(message.id), answerable=waiting if last else ())
+
+
+def _group(group: CandidateGroup, shown: Message) -> None:
+    """The `n` candidates of the last reply side by side, until one is picked."""
+    candidates.render_group(group, shown.id, on_retry=live_reply.request_retry,
+                            on_regenerate=branches.regenerate)
 
 
 def shown(conversation: Conversation) -> tuple[Message, ...]:
@@ -78,10 +89,13 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
              max_rounds: int = 1) -> None:
     """Stream the reply into a new bubble and draw it as stored, with its controls; while
     the model calls `tools`, run them and stream the next reply, up to `max_rounds`
-    requests."""
+    requests. A reply of `n` > 1 candidates is drawn as its candidates side by side."""
 
     def draw(conversation: Conversation, reply: Message, last: bool,
              running: Collection[str]) -> None:
+        if last and not running and (group := shown_group(candidates.group(), conversation)):
+            _group(group, reply)
+            return
         waiting = {c.id for c in pending_calls(conversation)} - set(running) if last else set()
         _bubble(reply, conversation, settings.model, is_last=last and not running,
                 results=results_by_reply(conversation.messages).get(reply.id),

@@ -9,11 +9,12 @@ from dataclasses import replace
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components import persistence, quota, state, tool_box
+from components import candidates, persistence, quota, state, tool_box
 from components.client import client_for
 from components.messages import AVATARS, CURSOR, render_content, render_reasoning
 from components.tool_calls import answer_key, render_calls, render_live_calls
 from nexuschat.api import ChatError, ChatStream, RefusedStream, build_body
+from nexuschat.candidates import requested, shown_group
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message, ToolCall
 from nexuschat.i18n import format_number, t
@@ -134,6 +135,11 @@ def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
             goes_on = False
         if not goes_on:
             if conversation.last is not None:
+                if shown_group(candidates.group(), conversation):
+                    # Emptied first: a block drawn over a block of its kind keeps the old
+                    # one's children past what the new one draws, and the streaming columns
+                    # are laid out unlike the finished ones.
+                    slot.empty()
                 with slot.container():
                     draw(conversation, conversation.last, True, ())
             return conversation
@@ -199,6 +205,8 @@ def _stream_reply(kind: TurnKind, settings: Settings, params: GenerationParams,
     conversation = state.conversation()
     messages = request_messages(conversation, kind, vision=vision)
     first_round = rounds_used(conversation) - (not reply_is_new(conversation, kind)) <= 0
+    if not first_round:  # candidates come from a turn's first request; later rounds send one
+        params = replace(params, n=None)
     body = build_body(settings.model, messages, quota.sent_params(settings, params),
                       thinking=thinking,
                       tools=tools_request(tools, params, first_round=first_round))
@@ -236,15 +244,20 @@ def _stream_reply(kind: TurnKind, settings: Settings, params: GenerationParams,
         # Stop (or any other click) ends this run; `settle_live_turn` then keeps the partial text.
         stop_slot.button(t("chat.stop"), key="stop-stream" if round_no == 1
                          else f"stop-stream-{round_no}", icon=":material/stop:")
-        painter = _Painter(thinking_slot, body_slot, prefix, calls_slot, live.tool_sources)
+        count = requested(params)  # `n` > 1: the candidates side by side (calls: choice 0's)
+        painter = (
+            _Painter(thinking_slot, body_slot, prefix, calls_slot, live.tool_sources)
+            if count < 2 else candidates.LivePainter(
+                body_slot, count,
+                lambda thought, body, start: _Painter(thought, body, start, calls_slot,
+                                                      live.tool_sources)))
         try:
             painted = 0
             for folded in paced(stream, reply.add, REPAINT_INTERVAL_S):
                 if folded != painted and painter.paint(reply):
                     painted = folded
                     if (time.monotonic() - saved_at >= SAVE_INTERVAL_S
-                            and persistence.save_message(conversation, live.snapshot(),
-                                                         best_effort=True)):
+                            and _save_partial(conversation, live)):
                         saved_at = time.monotonic()  # when busy: again at the next paint
                 else:
                     # A no-op delta: Streamlit can only deliver a Stop click at such a point.
@@ -265,11 +278,18 @@ def _stream_reply(kind: TurnKind, settings: Settings, params: GenerationParams,
                     k: v for k, v in stream.body.items() if k != "messages"}}
             live.end()
             finish(live.reply.meta(live.status, live.error_code, live.error_params),
-                   len(live.reply.content) + live.reply.reasoning_chars + live.reply.tool_chars)
+                   live.reply.output_chars + live.reply.tool_chars)  # every candidate's
     # The caller draws the stored reply over `slot`: no second run of the whole page (per
     # turn, that run cost every other session's stream a burst of deltas to wait behind:
     # bench/load.py).
     return settle_live_turn()
+
+
+def _save_partial(conversation: Conversation, live: LiveTurn) -> bool:
+    """The reply as it stands (every candidate), best effort; whether all of it was written."""
+    snapshot = live.snapshot()
+    return (persistence.save_message(conversation, snapshot, best_effort=True)
+            and candidates.save_partial(conversation, live, snapshot))
 
 
 def settle_live_turn() -> Conversation:
@@ -289,6 +309,7 @@ def settle_live_turn() -> Conversation:
         if adopt:
             state.set_conversation(settled)  # kept in the session even if the save fails
         persistence.save_message(settled, settled.last)
+        candidates.settle(live, settled, adopt)  # `n` > 1: the others, as its siblings
         if adopt:
             state.set_conversation(persistence.refresh_siblings(settled))
     return state.conversation()

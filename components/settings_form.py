@@ -9,8 +9,10 @@ from components.notices import render_notice
 from nexuschat.config import Settings
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
+from nexuschat.limits import candidate_ceiling
 from nexuschat.models import capabilities
 from nexuschat.params import (
+    MAX_CHOICES,
     TOOL_CHOICES,
     GenerationParams,
     thinking_request,
@@ -52,6 +54,16 @@ def render_generation() -> GenerationParams:
     left, right = st.columns(2)
     settings = state.resolved_settings()
     render_max_tokens(left, settings)
+    right.number_input(t("settings.n"), key="w_n", min_value=1, max_value=MAX_CHOICES,
+                       step=1, help=t("settings.n_help"))
+    n = state.current_params().n
+    many = state.model_capabilities(settings).multiple_choices
+    if n and not many:
+        right.caption(t("chat.single_choice_sent", model=plain_text(settings.model), n=n))
+    if n and many and quota.pays(settings) and (cap := state.limits().max_tokens) is not None:
+        # The deploy's ceiling is per request: each candidate gets its share.
+        left.caption(t("settings.max_tokens_cap_candidates", n=n,
+                       count=candidate_ceiling(cap, n)))
     right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
                        max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
     left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",

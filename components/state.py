@@ -63,6 +63,7 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
     "w_thinking": "auto",  # THINKING_CHOICES: the model's default, or on / off
     "w_thinking_budget": None,
+    "w_n": 1,  # candidates per reply (`n`); 1 sends nothing
     # Settings' tool editor (components/tool_editor.py): a half-typed tool survives a page switch
     "w_tool_name": "",
     "w_tool_description": "",
@@ -223,6 +224,7 @@ def current_params() -> GenerationParams:
         user=user or None,
         thinking={"on": True, "off": False}.get(s.get("w_thinking")),
         thinking_budget=s.get("w_thinking_budget"),
+        n=n if isinstance(n := s.get("w_n"), int) and n > 1 else None,
         tool_choice=None if choice == "auto" else choice,
         tool_function=(s.get("w_tool_function") or "").strip() or None
         if choice == "function" else None,
@@ -272,6 +274,7 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     s["w_user"] = p.user or ""
     s["w_thinking"] = {True: "on", False: "off"}.get(p.thinking, "auto")
     s["w_thinking_budget"] = p.thinking_budget
+    s["w_n"] = p.n or 1
     s["w_tool_choice"] = p.tool_choice or "auto"
     s["w_tool_function"] = p.tool_function or ""
 

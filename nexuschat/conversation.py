@@ -49,6 +49,10 @@ class ReplyMeta:
     reasoning_s: float | None = None  # how long the model thought before answering
     refusal: bool = False  # the content is the model's refusal, not an answer
     skipped_parts: tuple[str, ...] = ()  # types of content parts that carried nothing shown
+    # One of `n` > 1 candidates from one request: which (0: the first) and of how many. The
+    # usage is then the whole request's, shared by all its candidates (DEVELOPERS.md).
+    candidate: int = 0
+    candidates: int = 1
     # The request that produced it, but its messages (nexuschat.snippets.request_record):
     # enough to show it as code; {} for replies from before, or imported.
     request: dict = field(default_factory=dict)
@@ -60,6 +64,8 @@ class ReplyMeta:
     def tokens_per_s(self) -> float | None:
         """Generation speed after the first token, when usage and timings allow it."""
         if not self.completion_tokens or self.duration_s is None or self.ttft_s is None:
+            return None
+        if self.candidates > 1:  # the tokens are every candidate's: no one candidate's speed
             return None
         generating = self.duration_s - self.ttft_s
         return self.completion_tokens / generating if generating > 0 else None

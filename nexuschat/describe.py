@@ -84,11 +84,15 @@ def finish_note(meta: ReplyMeta, *, literal: Literal = _as_is) -> str | None:
 
 
 def usage_note(meta: ReplyMeta) -> str:
-    """The tokens a reply used as the server reported them, or that it did not."""
+    """The tokens a reply used as the server reported them, or that it did not; for one of
+    `n` candidates, the request's tokens, said to be every candidate's."""
     if not meta.has_usage:
-        return t("meta.usage_unknown")
-    return t("meta.usage", prompt=_tokens(meta.prompt_tokens),
-             completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+        note = t("meta.usage_unknown")
+    else:
+        note = t("meta.usage", prompt=_tokens(meta.prompt_tokens),
+                 completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+    return t("meta.usage_shared", usage=note, count=meta.candidates) \
+        if meta.candidates > 1 else note
 
 
 def reasoning_note(meta: ReplyMeta) -> str | None:

@@ -39,6 +39,7 @@ from nexuschat.errors import Note, Problem
 from nexuschat.gateway import normalize_finish_reason, read_delta
 from nexuschat.i18n import format_number, t
 from nexuschat.images import ImageError, PreparedImage, Preset, content_address, prepare_image
+from nexuschat.params import MAX_CHOICES
 from nexuschat.tool_loop import pretty_json
 from nexuschat.tree import branch
 
@@ -707,6 +708,10 @@ _META_CHECKS = {
     "reasoning_s": (_is_opt_num, "a number or null"),
     "refusal": (lambda v: isinstance(v, bool), "true or false"),
     "skipped_parts": (lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts"),
+    "candidate": (lambda v: _is_int(v) and 0 <= v < MAX_CHOICES,
+                  f"a whole number from 0 to {MAX_CHOICES - 1}"),
+    "candidates": (lambda v: _is_int(v) and 1 <= v <= MAX_CHOICES,
+                   f"a whole number from 1 to {MAX_CHOICES}"),
     "request": (_is_dict, "an object"),  # nexuschat.snippets.request_record
     "tool_limit": (_is_opt_int, "a whole number or null"),
 }

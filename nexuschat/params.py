@@ -11,6 +11,7 @@ from nexuschat.models import Thinking
 MAX_STOP_SEQUENCES = 4
 SEED_RANGE = (-(2**63), 2**63 - 1)
 MAX_USER_CHARS = 256
+MAX_CHOICES = 4  # `n`: the API contract's replies per request, 1 to 4
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class GenerationParams:
     # models whose catalog entry takes a switch (`thinking_request`), never by `to_request`.
     thinking: bool | None = None
     thinking_budget: int | None = None  # tokens; for models that take a budget, when on
+    n: int | None = None  # candidates per request (1 to MAX_CHOICES); None: one, nothing sent
     # Whether the model must, may or may not call tools: None (auto, nothing sent), "none",
     # "required", or "function" (the one named `tool_function`). Sent only with tools
     # (nexuschat.tool_loop.tools_request), never by `to_request`.
@@ -94,6 +96,10 @@ def validate(p: GenerationParams) -> list[ParamError]:
         and p.thinking_budget >= 1
     ):
         bad("thinking_budget", "params.error.positive_int")
+    if p.n is not None and not (
+        isinstance(p.n, int) and not isinstance(p.n, bool) and 1 <= p.n <= MAX_CHOICES
+    ):
+        bad("n", "params.error.int_range", low=1, high=MAX_CHOICES)
     if p.tool_choice is not None and p.tool_choice not in TOOL_CHOICES:
         bad("tool_choice", "params.error.tool_choice")
     if p.tool_choice == "function" and not p.tool_function:

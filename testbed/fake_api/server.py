@@ -598,7 +598,10 @@ class _Reply:
 
     Reasoning (`reasoning` text or `reasoning_tokens`) comes before the answer, in the field
     `reasoning_field` names; `content_parts` sends the answer as a list of text parts (with
-    `extra_parts` first); `refusal` replaces the answer with a refusal.
+    `extra_parts` first); `refusal` replaces the answer with a refusal. A request's `n` gives
+    that many choices, streamed interleaved (a piece of each in turn); `texts` and
+    `finish_reasons` set each choice's own, and `choices` caps how many the server sends
+    (one that ignores `n`).
     """
 
     def __init__(self, b: dict, body: dict, completion_id: str):
@@ -629,9 +632,17 @@ class _Reply:
         self.finish_reason = b.get("finish_reason") or ("tool_calls" if self.tool_calls else "stop")
         base = reply_text(b, body)
         n = max(1, int(body.get("n") or 1))
+        if b.get("choices") is not None:  # a server that answers fewer than `n` asks for
+            n = min(n, max(1, int(b["choices"])))
         self.texts = [
             None if base is None else base + (f" (choice {i})" if i else "") for i in range(n)
         ]
+        for i, text in enumerate((b.get("texts") or [])[:n]):  # each choice's own text
+            self.texts[i] = None if text is None else str(text)
+        # Each choice's own finish reason (`finish_reasons`), else `finish_reason` for all.
+        reasons = list(b.get("finish_reasons") or [])
+        self.finish_reasons = [reasons[i] if i < len(reasons) and reasons[i] else
+                               self.finish_reason for i in range(n)]
         self.reasoning = reasoning_text(b)
         self.reasoning_field = b.get("reasoning_field") or "reasoning_content"
         self.content_parts = bool(b.get("content_parts"))
@@ -710,7 +721,7 @@ class _Reply:
                 {
                     "index": i,
                     "message": message,
-                    "finish_reason": self.finish_reason if finish else None,
+                    "finish_reason": self.finish_reasons[i] if finish else None,
                     "logprobs": None,
                 }
             )
@@ -778,7 +789,7 @@ class _Reply:
                 yield "content", self._chunk(i, delta)
                 sent += 1
         for i in range(len(self.texts)):
-            yield "end", self._chunk(i, {}, self.finish_reason)
+            yield "end", self._chunk(i, {}, self.finish_reasons[i])
         if self.include_usage:
             yield "end", {**self._chunk(0, {}), "choices": [], "usage": self._usage()}
 
