@@ -30,7 +30,8 @@ def python_312() -> str | None:
     """A Python 3.12 interpreter that runs: one pyenv built, else one on PATH (a pyenv shim
     on PATH may point at no installed version)."""
     pattern = os.path.expanduser(f"~/.pyenv/versions/{PYTHON_VERSION}.*/bin/python{PYTHON_VERSION}")
-    for found in [*sorted(glob.glob(pattern), reverse=True), shutil.which(f"python{PYTHON_VERSION}")]:
+    on_path = shutil.which(f"python{PYTHON_VERSION}")
+    for found in [*sorted(glob.glob(pattern), reverse=True), on_path]:
         if found and _run([found, "-c", "pass"]).returncode == 0:
             return found
     return None
