@@ -10,11 +10,14 @@ from collections.abc import Callable, Collection, Mapping
 
 import streamlit as st
 
+from components import state
+from components.notices import notice_text
 from nexuschat import describe
 from nexuschat.conversation import Message, ToolCall
 from nexuschat.i18n import t
 from nexuschat.safe_text import plain_text, strip_invisible
 from nexuschat.tool_loop import answered_by_user, pretty_json
+from nexuschat.user_tools import check_arguments
 
 _ICONS = {"ok": ":material/check_circle:", "error": ":material/error:",
           "stopped": ":material/stop_circle:", "none": ":material/build:",
@@ -85,6 +88,13 @@ def answer_key(message_id: str, call: ToolCall) -> str:
 
 
 def _render_answer(call: ToolCall, on_answer: Answer, message_id: str) -> None:
+    mine = next((tool for tool in st.session_state.get(state.USER_TOOLS) or ()
+                 if tool.name == call.name), None)
+    if mine is not None and (problems := check_arguments(mine.parameters, call.arguments)):
+        # The model's arguments do not fit the schema the user wrote: said before they answer.
+        st.warning(t("tools.args_mismatch", name=plain_text(call.name)) + "\n\n"
+                   + "\n".join(f"- {notice_text(p)}" for p in problems),
+                   icon=":material/rule:")
     st.text_area(t("tools.answer_label", name=plain_text(call.name)),
                  key=answer_key(message_id, call), help=t("tools.answer_help"), height=100)
     st.button(t("tools.answer_send"), key=f"tool-send-{message_id}-{call.id}",

@@ -160,3 +160,25 @@ def test_the_users_own_tool_is_answered_by_hand(app, fake_api, db_url):
     assert [m.role for m in stored(db_url).messages] == ["user", "assistant", "tool",
                                                           "assistant"]
     assert STOPPED_RESULT not in str(second)
+
+
+@pytest.mark.parametrize(("language", "says"), [
+    ("en", "The model's arguments for lookup do not fit its parameters schema"),
+    ("zh", "模型为 lookup 提供的参数不符合它的参数 schema")])
+def test_arguments_that_do_not_fit_the_users_schema_are_pointed_out_before_answering(
+        app, fake_api, language, says):
+    app.session_state["w_language"] = language
+    app.session_state[state.USER_TOOLS] = [UserTool(
+        "lookup", "Look a word up", {"type": "object", "properties": {"q": {"type": "string"}},
+                                     "required": ["q"]})]
+    send(app, 'call lookup with {"q": 5}')
+    (warning,) = [w.value for w in app.warning if says in w.value]
+    assert "$.q" in warning  # where, as the playground says it
+    assert [a for a in app.text_area if a.key.startswith("tool-answer-")]  # still answerable
+
+
+def test_fitting_arguments_raise_no_warning(app, fake_api):
+    app.session_state[state.USER_TOOLS] = [UserTool(
+        "lookup", "Look a word up", {"type": "object", "properties": {"q": {"type": "string"}}})]
+    send(app, 'call lookup with {"q": "nexus"}')
+    assert not [w for w in app.warning if "do not fit" in w.value]
