@@ -15,7 +15,11 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-# Debian's Chromium for the browser checks here too (the e2e tier's settings).
-from tests.e2e.conftest import browser_context_args, browser_type_launch_args  # noqa: E402
 
-__all__ = ["browser_context_args", "browser_type_launch_args", "unavailable"]
+# Debian's Chromium for the browser checks here too (the e2e tier's launch settings). Only the
+# launch settings: the context settings are the e2e tier's own (its base URL), and a session
+# fixture first asked for here would keep this folder's values for that tier too. Browser
+# checks here open their own context from the session's `browser`.
+from tests.e2e.conftest import browser_type_launch_args  # noqa: E402
+
+__all__ = ["browser_type_launch_args", "unavailable"]

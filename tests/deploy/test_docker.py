@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, expect
 
 from nexuschat.machine import free_port
 from tests.deploy.conftest import unavailable
@@ -139,10 +139,18 @@ def test_the_container_goes_healthy_runs_as_a_user_and_keeps_data_in_its_volume(
         [".streamlit", "app_pages", "components", "nexuschat", "router.py", "streamlit_app.py"])
 
 
-def test_a_browser_gets_a_streamed_reply_from_the_container(container, page: Page, fake_api):
+def test_a_browser_gets_a_streamed_reply_from_the_container(container, browser: Browser,
+                                                            fake_api):
     name, url = container
     assert _wait_healthy(name) == "healthy"
     fake_api.script({"kind": "reply", "tokens": 40})
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    _talk(page, url, fake_api, name)
+    context.close()
+
+
+def _talk(page, url: str, fake_api, name: str) -> None:
     page.goto(url)
     box = page.get_by_test_id("stChatInputTextArea")
     expect(box).to_be_enabled(timeout=30_000)
