@@ -54,14 +54,16 @@ def make_client(settings: Settings) -> openai.OpenAI:
 
 
 def build_body(model: str, messages: list[dict], params: GenerationParams,
-               *, stream: bool = True, thinking: Thinking | None = None) -> dict:
+               *, stream: bool = True, thinking: Thinking | None = None,
+               tools: dict | None = None) -> dict:
     """The request body: model, messages, only the parameters the user set, streaming options.
 
     `thinking` is how the model's thinking mode is switched (its catalog entry): the switch
     and budget the user set go as extra body fields (`enable_thinking`, `thinking_budget`),
-    which the SDK sends as they are.
+    which the SDK sends as they are. `tools` are the tool fields of the request
+    (`tool_loop.tools_request`: `tools` and `tool_choice`), when any are offered.
     """
-    body: dict = {"model": model, "messages": messages, **to_request(params)}
+    body: dict = {"model": model, "messages": messages, **to_request(params), **(tools or {})}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

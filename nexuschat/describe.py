@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
-from nexuschat.conversation import ReplyMeta
+from nexuschat.conversation import ReplyMeta, ToolResult
 from nexuschat.cost import Cost, Price, convert, other_currency
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.i18n import (
@@ -88,11 +88,15 @@ def finish_note(meta: ReplyMeta, *, literal: Literal = _as_is) -> str | None:
 
 
 def usage_note(meta: ReplyMeta) -> str:
-    """The tokens a reply used as the server reported them, or that it did not."""
+    """The tokens a reply used as the server reported them, or that it did not; for one of
+    `n` candidates, the request's tokens, said to be every candidate's."""
     if not meta.has_usage:
-        return t("meta.usage_unknown")
-    return t("meta.usage", prompt=_tokens(meta.prompt_tokens),
-             completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+        note = t("meta.usage_unknown")
+    else:
+        note = t("meta.usage", prompt=_tokens(meta.prompt_tokens),
+                 completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+    return t("meta.usage_shared", usage=note, count=meta.candidates) \
+        if meta.candidates > 1 else note
 
 
 def cost_note(meta: ReplyMeta, cost: Cost | None) -> str | None:
@@ -149,6 +153,37 @@ def reasoning_note(meta: ReplyMeta) -> str | None:
     if meta.reasoning_tokens is None:
         return None
     return t("meta.reasoning_tokens", count=meta.reasoning_tokens)
+
+
+def tool_source(source: str, *, literal: Literal = _as_is) -> str:
+    """Who answers a tool call: the app, the user, an MCP server (named), or not known."""
+    if source == "builtin":
+        return t("tools.source.builtin")
+    if source == "user":
+        return t("tools.source.user")
+    if not source:
+        return t("tools.source.unknown")
+    return t("tools.source.mcp", server=literal(source))
+
+
+def tool_result_note(result: ToolResult, *, literal: Literal = _as_is) -> str:
+    """Which call a tool message answers and how it went."""
+    name = literal(result.name or "?")
+    if result.status == "error":
+        return t("tools.result.error", name=name)
+    if result.status == "stopped":
+        return t("tools.result.stopped", name=name)
+    if result.duration_s is not None:
+        return t("tools.result.ok_timed", name=name,
+                 seconds=format_number(result.duration_s, 2))
+    return t("tools.result.ok", name=name)
+
+
+def tool_limit_note(meta: ReplyMeta) -> str | None:
+    """That the tool loop stopped at this reply, its rounds spent."""
+    if meta.tool_limit is None:
+        return None
+    return t("tools.limit_reached", count=meta.tool_limit)
 
 
 def _limit(params: Mapping[str, object], now: float) -> dict[str, str]:

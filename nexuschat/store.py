@@ -32,6 +32,8 @@ from nexuschat.conversation import (
     ConversationTree,
     Message,
     ReplyMeta,
+    ToolCall,
+    ToolResult,
     first_user_title,
     make_title,
     new_id,
@@ -168,6 +170,9 @@ messages = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     # What a reasoning model thought before answering (schema version 3); never searched.
     sa.Column("reasoning", sa.Text, nullable=False, server_default=""),
+    # A reply's tool calls, and which call a tool message answers (schema version 5).
+    sa.Column("tool_calls", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("tool_result", sa.JSON(none_as_null=True)),
     sa.UniqueConstraint("conversation_id", "seq"),
 )
 
@@ -198,7 +203,7 @@ message_images = sa.Table(
 
 
 # One row per request sent on an owner's behalf: what the hosted limits count (every replica
-# reads the same rows) and what the Usage page sums (schema version 5 added what it cost, its
+# reads the same rows) and what the Usage page sums (schema version 6 added what it cost, its
 # conversation and how long it took). Kept when conversations are deleted, so deleting one
 # gives no tokens back.
 request_log = sa.Table(
@@ -216,7 +221,7 @@ request_log = sa.Table(
     sa.Column("total_tokens", sa.Integer),  # as the server reported it
     sa.Column("estimated_tokens", sa.Integer),  # from characters, where it reported none
     sa.Column("ttft_s", sa.Double),
-    # Schema version 5 (nexuschat.cost): the conversation it answered, the prompt tokens read
+    # Schema version 6 (nexuschat.cost): the conversation it answered, the prompt tokens read
     # from the provider's cache, what it cost in `currency` at the price stored with its
     # reply (None: no usage or no price), and how long it took (tokens per second).
     sa.Column("conversation_id", _ID),
@@ -228,9 +233,8 @@ request_log = sa.Table(
     sa.Index(None, "conversation_id"),  # a conversation's total
     sa.Index(None, "started_at"),  # an admin's totals of every owner over a period
 )
-V5_LOG_COLUMNS = ("conversation_id", "cached_tokens", "cost", "currency", "duration_s")
-V5_LOG_INDEXES = ("ix_request_log_conversation_id", "ix_request_log_started_at")
-
+V6_LOG_COLUMNS = ("conversation_id", "cached_tokens", "cost", "currency", "duration_s")
+V6_LOG_INDEXES = ("ix_request_log_conversation_id", "ix_request_log_started_at")
 
 # --- migrations ---------------------------------------------------------------------------
 # Append a step to change the schema; never edit a released one. Step 1 creates the tables as
@@ -305,7 +309,7 @@ def _v1_initial(conn: sa.Connection) -> None:
 
 
 def _v2_request_log(conn: sa.Connection) -> None:
-    # The table as version 2 created it (frozen here when version 5 added its cost columns).
+    # The table as version 2 created it (frozen here when version 6 added its cost columns).
     md = sa.MetaData(naming_convention=_METADATA.naming_convention)
     sa.Table(
         "request_log", md,
@@ -335,21 +339,27 @@ def _v4_user_tools(conn: sa.Connection) -> None:
     user_tools.create(conn, checkfirst=False)  # declared with its methods, at the end
 
 
-def _v5_cost(conn: sa.Connection) -> None:
+def _v5_tools(conn: sa.Connection) -> None:
+    # Constant defaults again: existing rows read no calls and no result, without a rewrite.
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN tool_calls JSON NOT NULL DEFAULT '[]'"))
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN tool_result JSON"))
+
+
+def _v6_cost(conn: sa.Connection) -> None:
     # Nullable columns without a default: existing rows read None (no cost recorded), no
     # rewrite on either dialect. Then the indexes for a conversation's total and an admin's
     # totals, and the login names those totals are shown by (declared with their methods).
-    for name in V5_LOG_COLUMNS:
+    for name in V6_LOG_COLUMNS:
         kind = request_log.c[name].type.compile(dialect=conn.dialect)
         conn.execute(sa.text(f"ALTER TABLE request_log ADD COLUMN {name} {kind}"))
     for index in request_log.indexes:
-        if index.name in V5_LOG_INDEXES:
+        if index.name in V6_LOG_INDEXES:
             index.create(conn)
     accounts.create(conn, checkfirst=False)
 
 
 MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning, _v4_user_tools,
-                                _v5_cost)
+                                _v5_tools, _v6_cost)
 
 
 def migrate(engine: sa.Engine, steps: Sequence[Step] = MIGRATIONS) -> int:
@@ -548,6 +558,37 @@ def meta_from_json(data: Mapping | None) -> ReplyMeta | None:
     return ReplyMeta(**values)
 
 
+def calls_to_json(calls: Sequence[ToolCall]) -> list[dict]:
+    """A reply's tool calls as JSON-ready data."""
+    return [asdict(call) for call in calls]
+
+
+def calls_from_json(data: object) -> tuple[ToolCall, ...]:
+    """The inverse of `calls_to_json`; entries that are not calls are left out."""
+    if not isinstance(data, list):
+        return ()
+    return tuple(
+        ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), str(c.get("arguments") or ""),
+                 str(c.get("source") or ""))
+        for c in data if isinstance(c, Mapping)
+    )
+
+
+def result_to_json(result: ToolResult | None) -> dict | None:
+    """Which call a tool message answers, as JSON-ready data (None stays None)."""
+    return None if result is None else asdict(result)
+
+
+def result_from_json(data: object) -> ToolResult | None:
+    """The inverse of `result_to_json`; keys this version does not know are ignored."""
+    if not isinstance(data, Mapping):
+        return None
+    status = data.get("status") if data.get("status") in ("ok", "error", "stopped") else "ok"
+    duration = data.get("duration_s")
+    return ToolResult(str(data.get("call_id") or ""), str(data.get("name") or ""), status,
+                      duration if isinstance(duration, int | float) else None)
+
+
 def _folded(text: str) -> str:
     # Searching compares lower-cased text, lowered here rather than by SQL lower(), which
     # folds only ASCII on SQLite and depends on the server's locale on PostgreSQL.
@@ -581,6 +622,8 @@ def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
         "earlier_attempts": list(message.earlier_attempts),
         "created_at": message.created_at,
         "reasoning": message.reasoning,
+        "tool_calls": calls_to_json(message.tool_calls),
+        "tool_result": result_to_json(message.tool_result),
     }
 
 
@@ -717,7 +760,8 @@ class Store:
                 role=r.role, content=r.content, images=pictures.get(r.id, ()),
                 meta=meta_from_json(r.meta), earlier_attempts=tuple(r.earlier_attempts),
                 id=r.id, parent_id=r.parent_id, created_at=r.created_at,
-                reasoning=r.reasoning,
+                reasoning=r.reasoning, tool_calls=calls_from_json(r.tool_calls),
+                tool_result=result_from_json(r.tool_result),
             )
             for r in rows if r.id in wanted
         }
@@ -868,8 +912,8 @@ class Store:
 
     def save_message(self, owner: str, conversation_id: str, message: Message, *,
                      wait: bool = True) -> None:
-        """Rewrite a stored message's content, reasoning, meta and earlier attempts (one
-        UPDATE).
+        """Rewrite a stored message's content, reasoning, meta, earlier attempts and tool
+        calls (one UPDATE).
 
         `wait=False`: raise StoreBusy at once when another writer holds SQLite's lock.
         """
@@ -882,7 +926,8 @@ class Store:
             .values(content=message.content, search_text=_folded(message.content),
                     meta=meta_to_json(message.meta),
                     earlier_attempts=list(message.earlier_attempts),
-                    reasoning=message.reasoning)
+                    reasoning=message.reasoning, tool_calls=calls_to_json(message.tool_calls),
+                    tool_result=result_to_json(message.tool_result))
         )
         with _transaction(self._engine, write=True, wait=wait) as conn:
             if conn.execute(stmt).rowcount == 0:

@@ -121,6 +121,8 @@ def reply_text(behaviour: dict, body: dict) -> str | None:
         return "".join(f"w{i} " for i in range(int(behaviour["tokens"])))
     if behaviour.get("tool_calls") or behaviour.get("refusal") is not None:
         return None
+    if (answer := tool_results_text(body)) is not None:
+        return answer
     users = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in users if m.get("role") == "user"]
     last = users[-1] if users else {}
@@ -139,6 +141,64 @@ def reply_headers(behaviour: dict) -> dict:
         if behaviour.get("balance_currency"):
             headers["X-Balance-Currency"] = str(behaviour["balance_currency"])
     return headers
+
+_CALCULATE_RE = re.compile(r"\bcalculate\s+([0-9+\-*/().%\s]*[0-9)])", re.IGNORECASE)
+_CAPITAL_RE = re.compile(r"\bcapital of (\w+)", re.IGNORECASE)
+_CALL_RE = re.compile(r"\bcall ([A-Za-z0-9_-]+) with (\{.*\})", re.DOTALL)
+TOOL_STYLES = {"openai", "split_name", "no_index", "whole", "interleaved"}
+
+
+def offered_tools(body: dict) -> list[str]:
+    """The function names a request offers (`tools`), unless `tool_choice` is "none"."""
+    if body.get("tool_choice") == "none":
+        return []
+    return [t["function"]["name"] for t in body.get("tools") or []
+            if isinstance(t, dict) and isinstance(t.get("function"), dict)
+            and isinstance(t["function"].get("name"), str)]
+
+
+def auto_tool_calls(body: dict) -> list[dict]:
+    """The calls a model would make for the last user message, when it is the last message
+    and the tools are offered: "calculate 2+3 and 4*5" (a `calculate` call each), "capital of
+    Japan" (a `<server>__capital` call), "call NAME with {json}"; a forced `tool_choice`
+    calls its function (or the first tool) even without a trigger."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    names = offered_tools(body)
+    if not messages or messages[-1].get("role") != "user" or not names:
+        return []
+    text = message_text(messages[-1])
+    calls = []
+    if "calculate" in names:
+        calls += [{"name": "calculate", "arguments": json.dumps({"expression": e.strip()})}
+                  for part in text.split(" and ") for e in _CALCULATE_RE.findall(part)]
+    capital = next((n for n in names if n.endswith("__capital")), None)
+    if capital is not None:
+        calls += [{"name": capital, "arguments": json.dumps({"country": c})}
+                  for c in _CAPITAL_RE.findall(text)]
+    for name, arguments in _CALL_RE.findall(text):
+        if name in names:
+            calls.append({"name": name, "arguments": arguments})
+    choice = body.get("tool_choice")
+    forced = (choice["function"].get("name") if isinstance(choice, dict)
+              and isinstance(choice.get("function"), dict) else None)
+    if forced is not None:
+        calls = [c for c in calls if c["name"] == forced] or [{"name": forced,
+                                                               "arguments": "{}"}]
+    elif choice == "required" and not calls:
+        calls = [{"name": names[0], "arguments": "{}"}]
+    return calls
+
+
+def tool_results_text(body: dict) -> str | None:
+    """The answer after tool results (the request ends with `tool` messages): each result
+    quoted, in order; None otherwise."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    results = []
+    while messages and messages[-1].get("role") == "tool":
+        results.insert(0, message_text(messages.pop()))
+    if not results:
+        return None
+    return "The tools answered: " + "; ".join(results) + "."
 
 
 class _Server(ThreadingHTTPServer):
@@ -557,7 +617,10 @@ class _Reply:
 
     Reasoning (`reasoning` text or `reasoning_tokens`) comes before the answer, in the field
     `reasoning_field` names; `content_parts` sends the answer as a list of text parts (with
-    `extra_parts` first); `refusal` replaces the answer with a refusal.
+    `extra_parts` first); `refusal` replaces the answer with a refusal. A request's `n` gives
+    that many choices, streamed interleaved (a piece of each in turn); `texts` and
+    `finish_reasons` set each choice's own, and `choices` caps how many the server sends
+    (one that ignores `n`).
     """
 
     def __init__(self, b: dict, body: dict, completion_id: str):
@@ -568,20 +631,37 @@ class _Reply:
         tps = b.get("tokens_per_second")
         self.interval = self.chunk_tokens / tps if tps else 0.0
         self.delay_first = b.get("delay_first_token") or 0.0
+        scripted = b.get("tool_calls")
+        explicit = any(b.get(k) is not None for k in ("text", "tokens", "refusal"))
+        if scripted is None and not explicit and not b.get("no_auto_tools"):
+            scripted = auto_tool_calls(body)
+            if scripted:
+                b = {**b, "tool_calls": scripted}  # no echo beside the calls
         self.tool_calls = [
             {
                 "id": c.get("id") or f"call_{completion_id.removeprefix('chatcmpl-')}_{i}",
                 "name": c["name"],
                 "arguments": c.get("arguments", ""),
             }
-            for i, c in enumerate(b.get("tool_calls") or [])
+            for i, c in enumerate(scripted or [])
         ]
+        self.tool_style = b.get("tool_style") or "openai"
+        if self.tool_style not in TOOL_STYLES:
+            raise ValueError(f"unknown tool_style: {self.tool_style!r}")
         self.finish_reason = b.get("finish_reason") or ("tool_calls" if self.tool_calls else "stop")
         base = reply_text(b, body)
         n = max(1, int(body.get("n") or 1))
+        if b.get("choices") is not None:  # a server that answers fewer than `n` asks for
+            n = min(n, max(1, int(b["choices"])))
         self.texts = [
             None if base is None else base + (f" (choice {i})" if i else "") for i in range(n)
         ]
+        for i, text in enumerate((b.get("texts") or [])[:n]):  # each choice's own text
+            self.texts[i] = None if text is None else str(text)
+        # Each choice's own finish reason (`finish_reasons`), else `finish_reason` for all.
+        reasons = list(b.get("finish_reasons") or [])
+        self.finish_reasons = [reasons[i] if i < len(reasons) and reasons[i] else
+                               self.finish_reason for i in range(n)]
         self.reasoning = reasoning_text(b)
         self.reasoning_field = b.get("reasoning_field") or "reasoning_content"
         self.content_parts = bool(b.get("content_parts"))
@@ -662,7 +742,7 @@ class _Reply:
                 {
                     "index": i,
                     "message": message,
-                    "finish_reason": self.finish_reason if finish else None,
+                    "finish_reason": self.finish_reasons[i] if finish else None,
                     "logprobs": None,
                 }
             )
@@ -714,18 +794,7 @@ class _Reply:
             for k in range(max((len(p) for p in pieces), default=0))
         ]
         for i in range(len(self.texts)):
-            for j, call in enumerate(self.tool_calls):
-                head = {
-                    "index": j,
-                    "id": call["id"],
-                    "type": "function",
-                    "function": {"name": call["name"], "arguments": ""},
-                }
-                rounds.append([(i, {"tool_calls": [head]})])
-                for frag in _fragments(call["arguments"]):
-                    rounds.append(
-                        [(i, {"tool_calls": [{"index": j, "function": {"arguments": frag}}]})]
-                    )
+            rounds += [[(i, {"tool_calls": [d]})] for d in self._call_deltas()]
         sent = 0
         for k, round_ in enumerate(rounds):
             if sent == max_content:
@@ -741,9 +810,43 @@ class _Reply:
                 yield "content", self._chunk(i, delta)
                 sent += 1
         for i in range(len(self.texts)):
-            yield "end", self._chunk(i, {}, self.finish_reason)
+            yield "end", self._chunk(i, {}, self.finish_reasons[i])
         if self.include_usage:
             yield "end", {**self._chunk(0, {}), "choices": [], "usage": self._usage()}
+
+
+    def _call_deltas(self) -> list[dict]:
+        """The tool calls as `tool_calls` delta entries, one per chunk, in `tool_style`:
+        openai (the id, type and whole name first, then the arguments in pieces, call after
+        call: OpenAI's documented stream), split_name (the name in two pieces too),
+        interleaved (the calls' pieces taking turns), whole (each call in one chunk), no_index
+        (whole calls without `index`, as Gemini's compatible API sends them)."""
+        style, out = self.tool_style, []
+        per_call = []
+        for j, call in enumerate(self.tool_calls):
+            name = call["name"]
+            head = {"index": j, "id": call["id"], "type": "function",
+                    "function": {"name": name, "arguments": ""}}
+            if style in ("whole", "no_index"):
+                whole = {**head, "function": {"name": name, "arguments": call["arguments"]}}
+                if style == "no_index":
+                    del whole["index"]
+                per_call.append([whole])
+                continue
+            pieces = [head]
+            if style == "split_name" and len(name) > 1:
+                half = len(name) // 2
+                head["function"] = {"name": name[:half], "arguments": ""}
+                pieces.append({"index": j, "function": {"name": name[half:]}})
+            pieces += [{"index": j, "function": {"arguments": frag}}
+                       for frag in _fragments(call["arguments"])]
+            per_call.append(pieces)
+        if style == "interleaved":
+            for k in range(max((len(p) for p in per_call), default=0)):
+                out += [p[k] for p in per_call if k < len(p)]
+        else:
+            out = [piece for pieces in per_call for piece in pieces]
+        return out
 
 
 def _fragments(text: str, parts: int = 3) -> list[str]:
