@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import account, identity, page_style, persistence, state
+from components import account, identity, page_style, persistence, spend, state
 from components.live_reply import settle_live_turn
 from components.runtime import freeze_startup_objects
 from components.sidebar import render_sidebar
@@ -24,6 +24,7 @@ else:
     moved = persistence.adopt_old_link()  # ?u= of an old link: once, then never again
     url_problem = persistence.follow_url()  # ?c=<id> names the open conversation
     tools_problem = persistence.load_user_tools()  # the owner's own tools, once per session
+    persistence.remember_account()  # a login's name, for the admins' usage totals, once
 
     navigation = st.navigation(
         [
@@ -31,6 +32,7 @@ else:
                     default=True),
             st.Page("app_pages/conversations.py", title=t("nav.conversations"),
                     icon=":material/history:"),
+            st.Page("app_pages/usage.py", title=t("nav.usage"), icon=":material/payments:"),
             st.Page("app_pages/settings.py", title=t("nav.settings"), icon=":material/tune:"),
         ]
     )
@@ -46,4 +48,5 @@ else:
     except StoreError as failure:  # what the user typed or received stays in the session
         st.error(t(persistence.failure_key(persistence.report(failure))),
                  icon=":material/database:")
+    spend.render_sidebar_spend()  # after the page: its reply's cost and balance included
 freeze_startup_objects()  # once per process, after the first run has imported everything

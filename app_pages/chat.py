@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from components import clipboard, composer, history, local_provider, notices, state
+from components import clipboard, composer, history, local_provider, notices, spend, state, tool_box
+from nexuschat.candidates import request_params, requested
 from nexuschat.conversation import has_images
 from nexuschat.i18n import t
 from nexuschat.models import request_notes
@@ -33,9 +34,15 @@ history.render_history(conversation, model=settings.model, pending=pending,
 if held := st.session_state[state.DRAFT]:
     composer.render_draft(held, model=settings.model, models=models, params=params,
                           overrides=overrides)
-composer.render_request_notes(request_notes(settings.model, caps, images=has_images(conversation),
-                                            max_tokens=params.max_tokens))
+composer.render_request_notes(request_notes(
+    settings.model, caps, images=has_images(conversation),
+    tools=bool(st.session_state[state.TOOLS_ON]), choices=requested(params),
+    max_tokens=params.max_tokens))
 
 if turn := history.turn_to_run(pending, conversation):
-    history.run_turn(turn, settings, params, vision=sees_images, thinking=caps.thinking)
+    history.run_turn(turn, settings, request_params(params, caps.multiple_choices, turn),
+                     vision=sees_images, thinking=caps.thinking,
+                     tools=tool_box.offered_tools(settings.model, overrides),
+                     max_rounds=state.tool_settings().max_rounds)
+spend.render_estimate(state.conversation(), settings, caps)  # the next request, before sending
 clipboard.copy_buttons(history.shown(state.conversation()))  # last: after the turn's reply

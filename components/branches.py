@@ -20,7 +20,8 @@ def _show_sibling(message_id: str) -> None:
     persistence.open_conversation(conversation.id, leaf, apply_settings=False)
 
 
-def _regenerate(message_id: str) -> None:
+def regenerate(message_id: str) -> None:
+    """Answer the reply `message_id` again: the new reply (or candidates) becomes its sibling."""
     view = regenerate_view(state.conversation(), message_id)
     state.set_conversation(view)
     if view.last is not None:
@@ -70,7 +71,7 @@ def render_message_actions(message: Message) -> None:
                   type="tertiary", on_click=_start_edit, args=(message.id,))
     elif message.role == "assistant":
         st.button("", icon=":material/autorenew:", key=f"regenerate-{message.id}",
-                  type="tertiary", help=t("branch.regenerate"), on_click=_regenerate,
+                  type="tertiary", help=t("branch.regenerate"), on_click=regenerate,
                   args=(message.id,))
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from components import persistence, quota, state
+from components import candidates, persistence, quota, state
 from components.messages import render_images
 from components.notices import notice_text
 from nexuschat.conversation import Conversation, Message
@@ -98,6 +98,7 @@ def commit_user_message(base: Conversation, message: Message) -> None:
                                                state.current_params()).append(message)
     persistence.add_message(conversation, conversation.last, with_settings=True)
     state.set_conversation(conversation)
+    candidates.clear()  # a new message continues from the reply shown: the group is done
     st.session_state[state.PENDING] = "reply"
 
 

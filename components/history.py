@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import streamlit as st
 
-from components import branches, code_view, live_reply, state
+from components import branches, candidates, code_view, live_reply, spend, state
 from components.messages import render_message, render_show_earlier
+from nexuschat.candidates import CandidateGroup, shown_group
 from nexuschat.config import Settings
 from nexuschat.conversation import Conversation, Message
 from nexuschat.i18n import t
 from nexuschat.models import Thinking
 from nexuschat.params import GenerationParams
-from nexuschat.turns import TurnKind, redrawn_by_turn, retry_not_before, turn_for
+from nexuschat.tool_loop import NO_TOOLS, Toolbox, pending_calls, results_by_reply
+from nexuschat.turns import TurnKind, redrawn_tail, retry_not_before, turn_for
 
 
 def render_history(conversation: Conversation, *, model: str, pending: str | None,
@@ -22,16 +26,31 @@ def render_history(conversation: Conversation, *, model: str, pending: str | Non
     Stop) and then does what it says.
     """
     shown = conversation.messages
-    if redrawn_by_turn(conversation, turn_for(pending, conversation)):
-        shown = shown[:-1]  # the turn's bubble draws it: answered again, or continued
+    if tail := redrawn_tail(conversation, turn_for(pending, conversation)):
+        shown = shown[:-tail]  # the turn's bubble draws them: answered again, continued, or
+        # the round whose calls it answers
     if not shown and show_empty_hint:
         st.caption(t("chat.empty"))
     hidden = max(0, len(shown) - st.session_state[state.HISTORY_WINDOW])
     render_show_earlier(hidden)
     editing = st.session_state.get(branches.EDITING)
-    for index, message in enumerate(shown[hidden:], start=hidden):
-        _bubble(message, conversation, model, is_last=index == len(shown) - 1 and pending is None,
-                editing=message.id == editing)
+    group = shown_group(candidates.group(), conversation) if pending is None else None
+    results = results_by_reply(conversation.messages)
+    waiting = {c.id for c in pending_calls(conversation)} if pending is None else set()
+    bubbles = [m for m in shown[hidden:] if m.role != "tool"]  # results: inside their reply
+    for index, message in enumerate(bubbles):
+        last = index == len(bubbles) - 1 and pending is None
+        if group is not None and index == len(bubbles) - 1:
+            _group(group, message)
+            continue
+        _bubble(message, conversation, model, is_last=last, editing=message.id == editing,
+                results=results.get(message.id), answerable=waiting if last else ())
+
+
+def _group(group: CandidateGroup, shown: Message) -> None:
+    """The `n` candidates of the last reply side by side, until one is picked."""
+    candidates.render_group(group, shown.id, on_retry=live_reply.request_retry,
+                            on_regenerate=branches.regenerate)
 
 
 def shown(conversation: Conversation) -> tuple[Message, ...]:
@@ -40,7 +59,8 @@ def shown(conversation: Conversation) -> tuple[Message, ...]:
 
 
 def _bubble(message: Message, conversation: Conversation, model: str, *, is_last: bool,
-            editing: bool = False) -> None:
+            editing: bool = False, results: Mapping[str, Message] | None = None,
+            answerable: Collection[str] = (), running: Collection[str] = ()) -> None:
     """A message with its controls: versions, edit or regenerate, Retry / Continue if last."""
     def controls() -> None:
         branches.render_sibling_nav(conversation, message)
@@ -57,18 +77,33 @@ def _bubble(message: Message, conversation: Conversation, model: str, *, is_last
         after=controls,
         single_control=(len(conversation.siblings.get(message.id, ())) < 2
                         and not code_view.has_request(message)),
+        results=results,
+        answerable=answerable,
+        running=running,
+        on_answer=live_reply.answer_call,
     )
 
 
 def run_turn(kind: TurnKind, settings: Settings, params: GenerationParams, *,
-             vision: bool, thinking: Thinking | None = None) -> None:
-    """Stream the reply into a new bubble, then draw it as stored, with its controls."""
-    bubble = st.empty()
-    conversation = live_reply.run_turn(kind, settings, params, bubble, vision=vision,
-                                       thinking=thinking)
-    if conversation.last is not None:
-        with bubble.container():
-            _bubble(conversation.last, conversation, settings.model, is_last=True)
+             vision: bool, thinking: Thinking | None = None, tools: Toolbox = NO_TOOLS,
+             max_rounds: int = 1) -> None:
+    """Stream the reply into a new bubble and draw it as stored, with its controls; while
+    the model calls `tools`, run them and stream the next reply, up to `max_rounds`
+    requests. A reply of `n` > 1 candidates is drawn as its candidates side by side."""
+
+    def draw(conversation: Conversation, reply: Message, last: bool,
+             running: Collection[str]) -> None:
+        if last and not running and (group := shown_group(candidates.group(), conversation)):
+            _group(group, reply)
+            return
+        waiting = {c.id for c in pending_calls(conversation)} - set(running) if last else set()
+        _bubble(reply, conversation, settings.model, is_last=last and not running,
+                results=results_by_reply(conversation.messages).get(reply.id),
+                answerable=waiting, running=running)
+
+    conversation = live_reply.run_turn(kind, settings, params, vision=vision, thinking=thinking,
+                                       tools=tools, max_rounds=max_rounds, draw=draw)
+    spend.remember_balance(conversation.last)
 
 
 def take_pending() -> str | None:

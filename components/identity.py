@@ -3,6 +3,7 @@ known by the signed HttpOnly cookie that `nexuschat.visitor.VisitorCookieMiddlew
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -55,6 +56,15 @@ def login_ready() -> bool:
 def user() -> dict[str, object]:
     """st.user as a plain dict."""
     return dict(st.user.to_dict())
+
+
+def is_admin() -> bool:
+    """Whether the signed-in user is listed in NEXUSCHAT_ADMINS (no login: nobody is)."""
+    if not login_owner():
+        return False
+    setting = state.secrets().get(identity.ADMINS_SETTING) or os.environ.get(
+        identity.ADMINS_SETTING, "")
+    return identity.is_admin(user(), identity.admin_names(setting))
 
 
 def login_owner() -> str | None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from contextlib import nullcontext
 
 import streamlit as st
 
-from components import state
+from components import spend, state
+from components.tool_calls import Answer, render_calls
 from nexuschat import describe
 from nexuschat.conversation import Message, ReplyMeta
 from nexuschat.i18n import format_bytes, format_number, t
@@ -60,10 +61,12 @@ def image_caption(image: PreparedImage, model: str) -> str:
     return caption
 
 
-def meta_line(meta: ReplyMeta) -> str:
-    """Model, usage and timings in one line."""
+def meta_line(meta: ReplyMeta, cost: str | None = None) -> str:
+    """Model, usage, what it cost and timings in one line."""
     parts = [t("meta.model", model=plain_text(meta.model))] if meta.model else []
     parts.append(describe.usage_note(meta))
+    if cost:
+        parts.append(cost)
     if reasoning := describe.reasoning_note(meta):
         parts.append(reasoning)
     if meta.ttft_s is not None:
@@ -88,11 +91,18 @@ def render_message(
     editor: Callable[[], None] | None = None,
     after: Callable[[], None] | None = None,
     single_control: bool = False,
+    results: Mapping[str, Message] | None = None,
+    answerable: Collection[str] = (),
+    running: Collection[str] = (),
+    on_answer: Answer | None = None,
 ) -> None:
     """One bubble; the last reply also gets its Retry / Continue actions.
 
     `editor` replaces the text (an inline edit); `after` draws controls at the bubble's end,
-    in a row, or on their own when `single_control` says `after` draws one button.
+    in a row, or on their own when `single_control` says `after` draws one button. A reply's
+    tool calls are drawn inside it with their `results` (the tool messages, by call id), those
+    in `running` with a spinner; the calls in `answerable` take the user's answer
+    (`on_answer`).
     """
     with st.chat_message(message.role, avatar=AVATARS.get(message.role)):
         if message.reasoning and editor is None:
@@ -101,6 +111,9 @@ def render_message(
             editor()
         elif message.content:
             render_content(message.content, refusal=bool(message.meta and message.meta.refusal))
+        if message.tool_calls:
+            render_calls(message, results or {}, running=running, answerable=answerable,
+                         on_answer=on_answer)
         render_images(message.images, model)
         for attempt in message.earlier_attempts:
             with st.expander(t("meta.interrupted", message=plain_text(attempt[:60]) + "…")):
@@ -153,9 +166,13 @@ def render_reply_footer(message: Message) -> None:
         st.caption(t("chat.parts_skipped", types=plain_text(", ".join(meta.skipped_parts))))
     if failure := describe.error_note(meta, literal=plain_text, now=time.time()):
         st.error(failure, icon=":material/error:")
-    elif note := finish_note(meta):
-        st.warning(note, icon=":material/info:")
-    st.caption(meta_line(meta))
+    elif limit := describe.tool_limit_note(meta):
+        st.warning(limit, icon=":material/block:")
+    elif (note := finish_note(meta)) and not (message.tool_calls
+                                              and meta.finish_reason == "tool_calls"):
+        st.warning(note, icon=":material/info:")  # calls drawn above say it already
+    cost, cost_help = spend.footer(meta, spend.usd_cny())
+    st.caption(meta_line(meta, cost), help=cost_help)
 
 
 def render_reply_actions(

@@ -16,6 +16,7 @@ from nexuschat.user_tools import UserTool
 
 _LOG = logging.getLogger("nexuschat.store")
 STORED_ID = "stored_conversation_id"  # str | None: the open conversation exists in the store
+ACCOUNT_SEEN = "account_seen"  # str | None: the owner whose login name was stored this session
 
 
 @st.cache_resource(show_spinner=False)
@@ -156,6 +157,21 @@ def follow_url() -> str | None:
 def is_open(conversation_id: str) -> bool:
     """Whether that conversation is the one on screen."""
     return state.conversation().id == conversation_id
+
+
+def remember_account() -> None:
+    """The router's step: a signed-in owner's login name and email into the store, once per
+    session (the deploy's admins read usage by name). A store failure waits for next time."""
+    known = identity.login_owner()
+    if not known or st.session_state.get(ACCOUNT_SEEN) == known:
+        return
+    who = identity.user()
+    try:
+        store().remember_account(known, str(who.get("name") or ""), str(who.get("email") or ""))
+    except StoreError as exc:
+        report(exc)
+        return
+    st.session_state[ACCOUNT_SEEN] = known
 
 
 def load_user_tools() -> str | None:

@@ -12,6 +12,7 @@ from components import persistence, state
 from nexuschat.api import ChatError
 from nexuschat.config import KEY_DEPLOY, Settings
 from nexuschat.conversation import ReplyMeta
+from nexuschat.cost import price_from_dict, request_cost
 from nexuschat.limits import (
     LimitHit,
     Limits,
@@ -76,9 +77,11 @@ def limit_error(hit: LimitHit) -> ChatError:
                      retry_after=wait if wait is not None and wait <= SHORT_WAIT_S else None)
 
 
-def admit(settings: Settings) -> tuple[int | None, LimitHit | None]:
-    """Log a turn's request as started, or the limit that holds it back (checked and logged
-    in one transaction, so replicas agree); (request id, None) or (None, limit)."""
+def admit(settings: Settings,
+          conversation_id: str | None = None) -> tuple[int | None, LimitHit | None]:
+    """Log a turn's request as started (for `conversation_id`, whose total it adds to), or
+    the limit that holds it back (checked and logged in one transaction, so replicas agree);
+    (request id, None) or (None, limit)."""
     limits = state.limits()
     deploy_key = pays(settings)
     now = time.time()
@@ -88,7 +91,8 @@ def admit(settings: Settings) -> tuple[int | None, LimitHit | None]:
 
     admitted = persistence.store().admit(persistence.owner(), check, model=settings.model,
                                          deploy_key=deploy_key, now=now,
-                                         stale_after_s=STALE_STREAM_S)
+                                         stale_after_s=STALE_STREAM_S,
+                                         conversation_id=conversation_id)
     return (None, admitted) if isinstance(admitted, LimitHit) else (admitted, None)
 
 
@@ -102,13 +106,20 @@ def finisher(request_id: int | None, sent_chars: int) -> Callable[[ReplyMeta, in
             return
         estimated = None if meta.total_tokens is not None else estimate_tokens(
             sent_chars + reply_chars)
+        # This request's own usage at the price the reply stores (a Continue is its own row).
+        price = price_from_dict(meta.price)
+        cost = None if price is None else request_cost(
+            price, meta.prompt_tokens, meta.completion_tokens, meta.cached_tokens)
         # Busy: the row stays open, and stops counting as a stream after STALE_STREAM_S.
         with contextlib.suppress(StoreBusy):
             store.finish_request(owner, request_id, status=meta.status,
                                  error_code=meta.error_code, prompt_tokens=meta.prompt_tokens,
                                  completion_tokens=meta.completion_tokens,
                                  total_tokens=meta.total_tokens, estimated_tokens=estimated,
-                                 ttft_s=meta.ttft_s)
+                                 ttft_s=meta.ttft_s, cached_tokens=meta.cached_tokens,
+                                 cost=None if cost is None else cost.amount,
+                                 currency=None if cost is None else cost.currency,
+                                 duration_s=meta.duration_s)
 
     return finish
 

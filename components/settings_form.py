@@ -9,8 +9,16 @@ from components.notices import render_notice
 from nexuschat.config import Settings
 from nexuschat.i18n import LANGUAGE_CHOICES, t
 from nexuschat.images import PRESETS
+from nexuschat.limits import candidate_ceiling
 from nexuschat.models import capabilities
-from nexuschat.params import GenerationParams, thinking_request, to_request, validate
+from nexuschat.params import (
+    MAX_CHOICES,
+    TOOL_CHOICES,
+    GenerationParams,
+    thinking_request,
+    to_request,
+    validate,
+)
 from nexuschat.safe_text import plain_text
 
 SAFE_INT = 2**53 - 1  # the browser's number widgets hold integers up to 2^53
@@ -46,6 +54,16 @@ def render_generation() -> GenerationParams:
     left, right = st.columns(2)
     settings = state.resolved_settings()
     render_max_tokens(left, settings)
+    right.number_input(t("settings.n"), key="w_n", min_value=1, max_value=MAX_CHOICES,
+                       step=1, help=t("settings.n_help"))
+    n = state.current_params().n
+    many = state.model_capabilities(settings).multiple_choices
+    if n and not many:
+        right.caption(t("chat.single_choice_sent", model=plain_text(settings.model), n=n))
+    if n and many and quota.pays(settings) and (cap := state.limits().max_tokens) is not None:
+        # The deploy's ceiling is per request: each candidate gets its share.
+        left.caption(t("settings.max_tokens_cap_candidates", n=n,
+                       count=candidate_ceiling(cap, n)))
     right.number_input(t("settings.seed"), key="w_seed", min_value=-SAFE_INT,
                        max_value=SAFE_INT, step=1, help=t("settings.unset_help"))
     left.number_input(t("settings.presence_penalty"), key="w_presence_penalty",
@@ -79,6 +97,28 @@ def render_max_tokens(column, settings: Settings) -> None:
     if (longest := quota.model_max_tokens(settings)) is not None:
         column.caption(t("settings.max_tokens_model", model=plain_text(settings.model),
                          count=longest))
+
+def render_tool_choice(offered: tuple[str, ...]) -> None:
+    """Whether the model must, may or may not call a tool, or must call one named function
+    (`offered`: the names the current model is offered)."""
+    st.subheader(t("settings.tools_section"))
+    labels = {"auto": t("settings.tool_choice.auto"), "none": t("settings.tool_choice.none"),
+              "required": t("settings.tool_choice.required"),
+              "function": t("settings.tool_choice.function")}
+    st.radio(t("settings.tool_choice"), TOOL_CHOICES, key="w_tool_choice",
+             format_func=labels.__getitem__, horizontal=True,
+             help=t("settings.tool_choice_help"))
+    if st.session_state["w_tool_choice"] == "function":
+        st.text_input(t("settings.tool_function"), key="w_tool_function",
+                      help=t("settings.tool_function_help"))
+        name = (st.session_state.get("w_tool_function") or "").strip()
+        if name and name not in offered:
+            st.warning(t("settings.tool_function_missing", name=plain_text(name)),
+                       icon=":material/warning:")
+    if offered:
+        st.caption(t("settings.tools_offered", names=plain_text(", ".join(offered))))
+    else:
+        st.caption(t("settings.tools_none"))
 
 
 def render_images() -> None:

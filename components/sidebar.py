@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import account, local_provider, persistence, state, thinking
+from components import account, local_provider, persistence, state, thinking, tool_box
 from components.client import client_for, key_digest
 from components.notices import notice_text, render_notice
 from nexuschat.api import ChatError, list_models
@@ -97,6 +97,8 @@ def render_model_picker() -> list[str]:
     if not caps.multiple_choices:
         st.caption(t("sidebar.single_choice"))
     thinking.render_thinking(caps.thinking)
+    if caps.tools:
+        render_tools(st.session_state[state.MODEL])
     return models
 
 
@@ -125,6 +127,13 @@ def render_catalog_problem(catalog: ModelCatalog) -> None:
                icon=":material/data_alert:")
     st.button(t("catalog.dismiss"), key="dismiss-catalog-problem", type="tertiary",
               on_click=_dismiss_catalog_problem)
+
+def render_tools(model: str) -> None:
+    """The one switch for tools (built-ins, the deploy's MCP servers', the user's own), and
+    each MCP server that is down, said once here (its tools are left out meanwhile)."""
+    st.toggle(t("sidebar.tools"), key=state.TOOLS_ON, help=t("sidebar.tools_help"))
+    for name in tool_box.down_servers(model, st.session_state[state.OVERRIDES]):
+        st.warning(t("sidebar.mcp_down", server=plain_text(name)), icon=":material/cloud_off:")
 
 
 def _provider_changed() -> None:

@@ -21,8 +21,10 @@ from nexuschat.conversation import Conversation
 from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
+from nexuschat.mcp_tools import McpServer, servers_from_config
 from nexuschat.models import DEPLOYER_SETTING, Capabilities, ModelCatalog, capabilities
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
+from nexuschat.tool_loop import ToolSettings, resolve_tool_settings
 
 CONVERSATION = "conversation"  # Conversation: the open chat (the store takes over later)
 LIVE_TURN = "live_turn"  # LiveTurn | None: the reply being streamed, until it is folded in
@@ -40,6 +42,8 @@ USER_TOOLS = "user_tools"
 USER_TOOLS_OWNER = "user_tools_owner"  # str | None: whose tools USER_TOOLS holds
 # bool: the deployer's invalid NEXUSCHAT_MODELS was explained and dismissed (this session)
 CATALOG_NOTICE_DISMISSED = "catalog_notice_dismissed"
+LIVE_TOOLS = "live_tools"  # LiveTools | None: a reply's tool calls running, until folded in
+TOOLS_ON = "w_tools"  # bool: the sidebar's tools switch (first set from NEXUSCHAT_TOOLS)
 
 # Widget-backed settings: re-assigned every run so they survive page switches.
 WIDGET_DEFAULTS: dict[str, object] = {
@@ -59,11 +63,15 @@ WIDGET_DEFAULTS: dict[str, object] = {
     "w_language": "auto",  # nexuschat.i18n.LANGUAGE_CHOICES; read by the router
     "w_thinking": "auto",  # THINKING_CHOICES: the model's default, or on / off
     "w_thinking_budget": None,
+    "w_n": 1,  # candidates per reply (`n`); 1 sends nothing
     # Settings' tool editor (components/tool_editor.py): a half-typed tool survives a page switch
     "w_tool_name": "",
     "w_tool_description": "",
     "w_tool_parameters": "",
     "w_tool_arguments": "",
+
+    "w_tool_choice": "auto",  # TOOL_CHOICES: auto sends nothing
+    "w_tool_function": "",  # the function "function" names
 }
 THINKING_CHOICES = ("auto", "on", "off")  # w_thinking; "auto" sends nothing
 # str: an API key the user typed. Not widget state: a widget's value is sent back to the
@@ -88,6 +96,9 @@ def init_state() -> None:
     st.session_state.setdefault(API_KEY, "")
     st.session_state.setdefault(USER_TOOLS, ())
     st.session_state.setdefault(USER_TOOLS_OWNER, None)
+    st.session_state.setdefault(LIVE_TOOLS, None)
+    st.session_state.setdefault(TOOLS_ON, tool_settings().enabled)
+    st.session_state[TOOLS_ON] = st.session_state[TOOLS_ON]  # a widget: kept across pages
     for key, default in WIDGET_DEFAULTS.items():
         st.session_state.setdefault(key, default)
         # Streamlit drops a widget's value when a page without it runs; re-assigning keeps it.
@@ -146,6 +157,32 @@ def catalog() -> ModelCatalog:
     """The model catalog in use: the bundled one, extended by the deployer's NEXUSCHAT_MODELS."""
     return deployment().catalog
 
+def tool_settings() -> ToolSettings:
+    """Whether tools start switched on, and the rounds a turn may take (NEXUSCHAT_TOOLS,
+    NEXUSCHAT_TOOL_ROUNDS)."""
+    return resolve_tool_settings(secrets(), os.environ)
+
+
+def mcp_servers() -> tuple[McpServer, ...]:
+    """The deploy's MCP servers (NEXUSCHAT_MCP_SERVERS: a secrets table, or JSON text in the
+    environment)."""
+    try:
+        value = st.secrets.get("NEXUSCHAT_MCP_SERVERS")
+    except Exception:  # noqa: BLE001 - no or malformed secrets: the environment's, if any
+        value = None
+    if value is None:
+        value = os.environ.get("NEXUSCHAT_MCP_SERVERS")
+    return servers_from_config(_plain(value))
+
+
+def _plain(value: object) -> object:
+    # st.secrets' tables are its own mapping type: plain dicts and lists for the core.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
 
 def limits() -> Limits:
     """What one person may use of this deploy (NEXUSCHAT_LIMIT_*; hosted defaults)."""
@@ -175,6 +212,7 @@ def current_params() -> GenerationParams:
     s = st.session_state
     sampling = s.get("w_sampling", "default")
     user = (s.get("w_user") or "").strip()
+    choice = s.get("w_tool_choice", "auto")
     return GenerationParams(
         temperature=s.get("w_temperature") if sampling == "temperature" else None,
         top_p=s.get("w_top_p") if sampling == "top_p" else None,
@@ -186,6 +224,10 @@ def current_params() -> GenerationParams:
         user=user or None,
         thinking={"on": True, "off": False}.get(s.get("w_thinking")),
         thinking_budget=s.get("w_thinking_budget"),
+        n=n if isinstance(n := s.get("w_n"), int) and n > 1 else None,
+        tool_choice=None if choice == "auto" else choice,
+        tool_function=(s.get("w_tool_function") or "").strip() or None
+        if choice == "function" else None,
     )
 
 
@@ -232,6 +274,9 @@ def apply_conversation_settings(conversation: Conversation) -> None:
     s["w_user"] = p.user or ""
     s["w_thinking"] = {True: "on", False: "off"}.get(p.thinking, "auto")
     s["w_thinking_budget"] = p.thinking_budget
+    s["w_n"] = p.n or 1
+    s["w_tool_choice"] = p.tool_choice or "auto"
+    s["w_tool_function"] = p.tool_function or ""
 
 
 def with_current_settings(conversation: Conversation, model: str,

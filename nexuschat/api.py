@@ -17,7 +17,7 @@ from openai import APIResponse
 
 from nexuschat.config import Settings
 from nexuschat.errors import ChatError
-from nexuschat.gateway import error_message, text_message
+from nexuschat.gateway import error_message, is_out_of_balance, text_message
 from nexuschat.models import Thinking
 from nexuschat.netguard import AddressBlocked, GuardedTransport, blocked_reason
 from nexuschat.params import GenerationParams, thinking_request, to_request
@@ -54,14 +54,16 @@ def make_client(settings: Settings) -> openai.OpenAI:
 
 
 def build_body(model: str, messages: list[dict], params: GenerationParams,
-               *, stream: bool = True, thinking: Thinking | None = None) -> dict:
+               *, stream: bool = True, thinking: Thinking | None = None,
+               tools: dict | None = None) -> dict:
     """The request body: model, messages, only the parameters the user set, streaming options.
 
     `thinking` is how the model's thinking mode is switched (its catalog entry): the switch
     and budget the user set go as extra body fields (`enable_thinking`, `thinking_budget`),
-    which the SDK sends as they are.
+    which the SDK sends as they are. `tools` are the tool fields of the request
+    (`tool_loop.tools_request`: `tools` and `tool_choice`), when any are offered.
     """
-    body: dict = {"model": model, "messages": messages, **to_request(params)}
+    body: dict = {"model": model, "messages": messages, **to_request(params), **(tools or {})}
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -86,6 +88,7 @@ class ChatStream:
         self.body = body
         self._response: APIResponse | None = None
         self._closed = threading.Event()
+        self.headers: dict[str, str] = {}  # the response's, once it answered (a balance...)
 
     def __iter__(self) -> Iterator[dict]:
         try:
@@ -94,6 +97,7 @@ class ChatStream:
                 if self._closed.is_set():
                     return
                 http = response.http_response
+                self.headers = dict(http.headers)
                 pieces, is_json = _sniff_json(http.headers.get("content-type", ""),
                                               http.iter_bytes())
                 if is_json:
@@ -174,7 +178,9 @@ def decode_chunk(data: bytes, api_key: str = "") -> dict:
         raise ChatError("error.malformed", {"detail": type(chunk).__name__})
     if error := chunk.get("error"):  # an error event inside the stream
         message = error_message(error) or error_message(chunk) or str(error)[:300]
-        raise ChatError("error.stream_error", {"message": redact(message, api_key)})
+        code = ("error.insufficient_balance" if is_out_of_balance(None, chunk, message)
+                else "error.stream_error")
+        raise ChatError(code, {"message": redact(message, api_key)})
     return chunk
 
 
@@ -278,10 +284,16 @@ def map_error(exc: BaseException, *, api_key: str = "") -> ChatError:
         status = exc.status_code
         message = redact(_server_message(exc), api_key)
         code = _STATUS_CODES.get(status) or ("error.server" if status >= 500 else "error.http")
+        if is_out_of_balance(status, exc.body, message):  # no Retry-After wait: top up first
+            return ChatError("error.insufficient_balance", {"status": status, "message": message},
+                             status)
         retry_after = _retry_after(exc.response.headers) if status == 429 else None
         return ChatError(code, {"status": status, "message": message}, status, retry_after)
     if isinstance(exc, openai.APIError):  # an error event inside the stream
-        return ChatError("error.stream_error", {"message": redact(_server_message(exc), api_key)})
+        message = redact(_server_message(exc), api_key)
+        code = ("error.insufficient_balance" if is_out_of_balance(None, exc.body, message)
+                else "error.stream_error")
+        return ChatError(code, {"message": message})
     return ChatError("error.unexpected", {"detail": type(exc).__name__})
 
 

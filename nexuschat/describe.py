@@ -11,15 +11,19 @@ escapes whole lines its own way.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Callable, Mapping
 
-from nexuschat.conversation import ReplyMeta
+from nexuschat.conversation import ReplyMeta, ToolResult
+from nexuschat.cost import Cost, Price, convert, other_currency
 from nexuschat.gateway import normalize_finish_reason
 from nexuschat.i18n import (
     PLURAL_PARAM,
     format_bytes,
+    format_day,
+    format_money,
     format_number,
     format_wait,
     has_text,
@@ -84,11 +88,64 @@ def finish_note(meta: ReplyMeta, *, literal: Literal = _as_is) -> str | None:
 
 
 def usage_note(meta: ReplyMeta) -> str:
-    """The tokens a reply used as the server reported them, or that it did not."""
+    """The tokens a reply used as the server reported them, or that it did not; for one of
+    `n` candidates, the request's tokens, said to be every candidate's."""
     if not meta.has_usage:
-        return t("meta.usage_unknown")
-    return t("meta.usage", prompt=_tokens(meta.prompt_tokens),
-             completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+        note = t("meta.usage_unknown")
+    else:
+        note = t("meta.usage", prompt=_tokens(meta.prompt_tokens),
+                 completion=_tokens(meta.completion_tokens), count=meta.total_tokens)
+    return t("meta.usage_shared", usage=note, count=meta.candidates) \
+        if meta.candidates > 1 else note
+
+
+def cost_note(meta: ReplyMeta, cost: Cost | None) -> str | None:
+    """What a reply cost in its price's currency, or that its price is unknown; None when
+    the server reported no usage (the usage note says so)."""
+    if not meta.has_usage:
+        return None
+    if cost is None:
+        return t("meta.price_unknown")
+    return t("meta.cost", amount=format_money(cost.amount, cost.currency))
+
+
+def cost_help(cost: Cost, price: Price, usd_cny: float) -> str:
+    """The hover text of a cost: the other currency at the exchange rate, the price it was
+    costed at and since when, and the prompt tokens read from the cache."""
+    other = other_currency(cost.currency)
+    lines = [t("meta.cost_other", amount=format_money(convert(cost.amount, cost.currency, other,
+                                                              usd_cny), other),
+               rate=format_number(usd_cny, 2)),
+             t("meta.cost_price", input=format_money(price.input, price.currency),
+               output=format_money(price.output, price.currency),
+               as_of=_day(price.as_of))]
+    if cost.cached_tokens:
+        lines.append(t("meta.cost_cached", count=cost.cached_tokens))
+    return "\n\n".join(lines)
+
+
+def money_help(amounts: Mapping[str, float], usd_cny: float) -> str:
+    """A total in both currencies at the exchange rate (a conversation's, the Usage page's)."""
+    return t("meta.money_both", usd=format_money(_in(amounts, "USD", usd_cny), "USD"),
+             cny=format_money(_in(amounts, "CNY", usd_cny), "CNY"),
+             rate=format_number(usd_cny, 2))
+
+
+def money_text(amounts: Mapping[str, float]) -> str:
+    """Amounts per currency as they were spent: "$0.0123 + ¥0.0040"."""
+    shown = [format_money(v, c) for c, v in sorted(amounts.items(), key=lambda kv: kv[0] != "USD")]
+    return " + ".join(shown) if shown else format_money(0.0, "USD")
+
+
+def _in(amounts: Mapping[str, float], currency: str, usd_cny: float) -> float:
+    return sum(convert(v, c, currency, usd_cny) for c, v in amounts.items())
+
+
+def _day(iso: str) -> str:
+    try:
+        return format_day(dt.date.fromisoformat(iso))
+    except ValueError:
+        return iso or "?"
 
 
 def reasoning_note(meta: ReplyMeta) -> str | None:
@@ -96,6 +153,37 @@ def reasoning_note(meta: ReplyMeta) -> str | None:
     if meta.reasoning_tokens is None:
         return None
     return t("meta.reasoning_tokens", count=meta.reasoning_tokens)
+
+
+def tool_source(source: str, *, literal: Literal = _as_is) -> str:
+    """Who answers a tool call: the app, the user, an MCP server (named), or not known."""
+    if source == "builtin":
+        return t("tools.source.builtin")
+    if source == "user":
+        return t("tools.source.user")
+    if not source:
+        return t("tools.source.unknown")
+    return t("tools.source.mcp", server=literal(source))
+
+
+def tool_result_note(result: ToolResult, *, literal: Literal = _as_is) -> str:
+    """Which call a tool message answers and how it went."""
+    name = literal(result.name or "?")
+    if result.status == "error":
+        return t("tools.result.error", name=name)
+    if result.status == "stopped":
+        return t("tools.result.stopped", name=name)
+    if result.duration_s is not None:
+        return t("tools.result.ok_timed", name=name,
+                 seconds=format_number(result.duration_s, 2))
+    return t("tools.result.ok", name=name)
+
+
+def tool_limit_note(meta: ReplyMeta) -> str | None:
+    """That the tool loop stopped at this reply, its rounds spent."""
+    if meta.tool_limit is None:
+        return None
+    return t("tools.limit_reached", count=meta.tool_limit)
 
 
 def _limit(params: Mapping[str, object], now: float) -> dict[str, str]:

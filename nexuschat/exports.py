@@ -21,20 +21,33 @@ from nexuschat.conversation import (
     ConversationTree,
     Message,
     ReplyMeta,
+    ToolCall,
+    ToolResult,
     first_user_title,
     new_id,
 )
-from nexuschat.describe import error_note, finish_note, reasoning_note, usage_note
+from nexuschat.describe import (
+    error_note,
+    finish_note,
+    reasoning_note,
+    tool_limit_note,
+    tool_result_note,
+    tool_source,
+    usage_note,
+)
 from nexuschat.errors import Note, Problem
 from nexuschat.gateway import normalize_finish_reason, read_delta
 from nexuschat.i18n import format_number, t
 from nexuschat.images import ImageError, PreparedImage, Preset, content_address, prepare_image
+from nexuschat.params import MAX_CHOICES
+from nexuschat.tool_loop import pretty_json
 from nexuschat.tree import branch
 
 FORMAT = "nexuschat.conversation"
 VERSION = 1
 ROLES = ("system", "user", "assistant", "tool")
 _STATUSES = ("complete", "stopped", "error")
+_TOOL_STATUSES = ("ok", "error", "stopped")
 _IMAGE_FIELDS = ("mime", "width", "height", "name", "source_bytes", "source_width", "source_height")
 # Only these may be referenced; the header check uses the matching Pillow decoder alone.
 _PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
@@ -84,6 +97,8 @@ def to_json(tree: ConversationTree) -> bytes:
             "meta": meta,
             "earlier_attempts": list(m.earlier_attempts),
             "images": refs,
+            "tool_calls": [asdict(call) for call in m.tool_calls],
+            "tool_result": None if m.tool_result is None else asdict(m.tool_result),
         })
     doc = {
         "format": FORMAT,
@@ -156,8 +171,12 @@ def _tree_from_document(doc: object, now: float) -> ConversationTree:
         role = _get(raw, "role", where, lambda v: v in ROLES, "one of " + ", ".join(ROLES))
         attempts = _get(raw, "earlier_attempts", where,
                         lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts")
-        # Older files have no reasoning.
+        # Older files have no reasoning, tool calls or results.
         reasoning = _get(raw, "reasoning", where, _is_str, "text") if "reasoning" in raw else ""
+        calls = _read_calls(_get(raw, "tool_calls", where, _is_list, "a list"), where) \
+            if "tool_calls" in raw else ()
+        result = _read_result(_get(raw, "tool_result", where, _is_opt_dict,
+                                   "an object or null"), where) if "tool_result" in raw else None
         new_ids[old_id] = new_id()
         messages.append(Message(
             role=role,
@@ -169,6 +188,8 @@ def _tree_from_document(doc: object, now: float) -> ConversationTree:
             parent_id=None if parent is None else new_ids[parent],
             created_at=_get(raw, "created_at", where, _is_time, "a time stamp"),
             reasoning=reasoning,
+            tool_calls=calls,
+            tool_result=result,
         ))
     if leaf is not None and leaf not in new_ids:
         raise _invalid(f"leaf_id {leaf!r} is not a message of the file")
@@ -227,6 +248,30 @@ def _check_pixels(data: bytes, mime: str, width: int, height: int, at: str) -> N
         raise _invalid(f"{at} is {size[0]}x{size[1]}, not {width}x{height}")
 
 
+def _read_calls(raw: list, where: str) -> tuple[ToolCall, ...]:
+    out = []
+    for j, call in enumerate(raw):
+        at = f"{where}.tool_calls[{j}]"
+        if not isinstance(call, dict):
+            raise _invalid(f"{at} must be an object")
+        out.append(ToolCall(*(_get(call, k, at, _is_str, "text")
+                              for k in ("id", "name", "arguments", "source"))))
+    return tuple(out)
+
+
+def _read_result(raw: dict | None, where: str) -> ToolResult | None:
+    if raw is None:
+        return None
+    at = f"{where}.tool_result"
+    return ToolResult(
+        call_id=_get(raw, "call_id", at, _is_str, "text"),
+        name=_get(raw, "name", at, _is_str, "text"),
+        status=_get(raw, "status", at, lambda v: v in _TOOL_STATUSES,
+                    "one of " + ", ".join(_TOOL_STATUSES)),
+        duration_s=_get(raw, "duration_s", at, _is_opt_num, "a number or null"),
+    )
+
+
 def _read_meta(raw: dict | None, where: str) -> ReplyMeta | None:
     """Missing fields take their defaults (older files); unknown ones are ignored (newer)."""
     if raw is None:
@@ -254,7 +299,8 @@ def from_openai_messages(
     """A plain `messages` array (or a request body holding one) as a new linear conversation.
 
     Returns the tree and notes on what was left out: web image URLs (never fetched), images
-    that could not be read, unsupported parts, and tool calls/results kept as text.
+    that could not be read, unsupported parts, and tool results that answer no call. Tool
+    calls and results become real ones (the older `function_call` / `function` form too).
     """
     doc = _parse(data) if isinstance(data, bytes | str) else data
     return _tree_from_openai(doc, time.time() if now is None else now, preset)
@@ -274,11 +320,9 @@ def _tree_from_openai(
     notes: list[ImportNote] = []
     system: list[str] = []
     turns: list[Message] = []
-    in_tool_chain = False  # an assistant asked for tools: results and the answer join its turn
-    tool_items = 0
+    open_calls: list[ToolCall] = []  # the last reply's calls that no result has answered yet
     for i, item in enumerate(doc):
         where = f"messages[{i}]"
-        calls: list[str] = []
         if not isinstance(item, dict):
             raise _invalid(f"{where} must be an object")
         role = _get(item, "role", where, _is_str, "text")
@@ -292,33 +336,31 @@ def _tree_from_openai(
             continue
         if role not in ("user", "assistant", "tool", "function"):
             raise _invalid(f"{where}.role must be system, developer, user, assistant or tool")
+        reasoning, calls, result = "", (), None
         if role in ("tool", "function"):
-            tool_items += 1
-            text = _join(t("import.tool_result", name=_tool_name(item)), text)
-        reasoning = ""
-        if role == "assistant":
-            calls = _tool_calls(item, where)
-            tool_items += len(calls)
-            text = _join(text, *calls)
+            answered = _answered_call(item, role, open_calls)
+            if answered is None:
+                notes.append(ImportNote("import.note.tool_result_unmatched", {"index": i + 1}))
+                name = item.get("name") if isinstance(item.get("name"), str) else ""
+                call_id = item.get("tool_call_id") if isinstance(item.get("tool_call_id"),
+                                                                  str) else ""
+                result = ToolResult(call_id, name)
+            else:
+                open_calls.remove(answered)
+                result = ToolResult(answered.id, answered.name)
+        elif role == "assistant":
+            calls = _tool_calls(item, where, i)
             _, reasoning, refusal, _ = read_delta(item)  # reasoning_content, thinking parts...
             if not isinstance(item.get("content"), list):  # (a refusal part is read above)
                 text = _join(text, refusal)
-        merge = role != "user" and in_tool_chain and turns and turns[-1].role == "assistant"
-        if merge:
-            last = turns[-1]
-            turns[-1] = replace(last, content=_join(last.content, text),
-                                images=(*last.images, *images),
-                                reasoning=_join(last.reasoning, reasoning))
-        else:
-            turns.append(Message(
-                "user" if role == "user" else "assistant", text, images=images,
-                parent_id=turns[-1].id if turns else None,
-                created_at=now + len(turns) * 0.001,  # distinct, in order
-                reasoning=reasoning,
-            ))
-        in_tool_chain = role in ("tool", "function") or (role == "assistant" and bool(calls))
-    if tool_items:
-        notes.append(ImportNote("import.note.tools_as_text", {"count": tool_items}))
+        if role not in ("tool", "function"):
+            open_calls = list(calls)
+        turns.append(Message(
+            "tool" if result is not None else role, text, images=images,
+            parent_id=turns[-1].id if turns else None,
+            created_at=now + len(turns) * 0.001,  # distinct, in order
+            reasoning=reasoning, tool_calls=calls, tool_result=result,
+        ))
     conversation = Conversation(
         system_prompt="\n\n".join(system), title=first_user_title(turns), model=model,
         created_at=now, updated_at=now,
@@ -383,10 +425,10 @@ def _data_url_image(url: str, name: str, index: int, preset: str | Preset,
         return None
 
 
-def _tool_calls(item: dict, where: str) -> list[str]:
+def _tool_calls(item: dict, where: str, index: int) -> tuple[ToolCall, ...]:
     calls = item.get("tool_calls") or []
-    if item.get("function_call"):  # the older single-call form
-        calls = [*calls, {"function": item["function_call"]}]
+    if item.get("function_call"):  # the older single-call form: its result names no id
+        calls = [*calls, {"id": f"call_{index + 1}", "function": item["function_call"]}]
     if not isinstance(calls, list):
         raise _invalid(f"{where}.tool_calls must be a list")
     out = []
@@ -397,15 +439,21 @@ def _tool_calls(item: dict, where: str) -> list[str]:
         arguments = fn.get("arguments", "")
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
-        out.append(t("import.tool_call", name=str(fn.get("name") or "?"), arguments=arguments))
-    return out
+        call_id = call.get("id") if isinstance(call.get("id"), str) and call["id"] \
+            else f"call_{index + 1}_{j + 1}"
+        out.append(ToolCall(call_id, str(fn.get("name") or ""), arguments))
+    return tuple(out)
 
 
-def _tool_name(item: dict) -> str:
-    for key in ("name", "tool_call_id"):
-        if isinstance(item.get(key), str) and item[key]:
-            return item[key]
-    return "?"
+def _answered_call(item: dict, role: str, open_calls: list[ToolCall]) -> ToolCall | None:
+    """The open call a result answers: by `tool_call_id`, or (the older `function` role,
+    and servers that leave the id out) the first open call of its name."""
+    call_id, name = item.get("tool_call_id"), item.get("name")
+    if isinstance(call_id, str) and call_id:
+        return next((c for c in open_calls if c.id == call_id), None)
+    if isinstance(name, str) and name:
+        return next((c for c in open_calls if c.name == name), None)
+    return open_calls[0] if role == "tool" and len(open_calls) == 1 else None
 
 
 # ---------------------------------------------------------------- Markdown in a zip
@@ -422,8 +470,12 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
         out += [f"### {t(f'export.md.role.{m.role}')}", ""]
         if m.reasoning.strip():
             out += _reasoning_quote(m.reasoning, m.meta)
-        if m.content.strip():
+        if m.content.strip() and m.tool_result is None:
             out += [m.content.strip("\n"), ""]
+        for call in m.tool_calls:
+            out += _md_tool_call(call)
+        if m.tool_result is not None:
+            out += _md_tool_result(m.tool_result, m.content)
         for img in m.images:
             sha = img.sha256
             if sha not in paths:
@@ -441,6 +493,24 @@ def to_markdown_zip(conversation: Conversation) -> bytes:
         for path, data in files:  # already compressed: stored as they are
             _zip_write(zf, path, data, zipfile.ZIP_STORED)
     return buf.getvalue()
+
+
+def _md_tool_call(call: ToolCall) -> list[str]:
+    """A tool call as a line naming the function and who answers it, and its arguments."""
+    head = t("export.md.tool_call", name=call.name or "?", source=tool_source(call.source))
+    return [f"*{_md_escape(head)}*", "", *_fenced(pretty_json(call.arguments), "json"), ""]
+
+
+def _md_tool_result(result: ToolResult, text: str) -> list[str]:
+    """A tool message: which call it answers, how it went, and the result as it was sent."""
+    head = tool_result_note(result)
+    return [f"*{_md_escape(head)}*", "", *_fenced(pretty_json(text), ""), ""]
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    """A fenced code block that no run of backticks inside can close."""
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return [fence + language, *text.split("\n"), fence]
 
 
 def _reasoning_quote(reasoning: str, meta: ReplyMeta | None) -> list[str]:
@@ -469,6 +539,8 @@ def _footer(meta: ReplyMeta | None, at: float) -> str:
         parts.append(usage_note(meta))
     if reasoning := reasoning_note(meta):
         parts.append(reasoning)
+    if limit := tool_limit_note(meta):
+        parts.append(limit)
     if failure := error_note(meta, now=at):
         parts.append(t("meta.interrupted", message=_one_line(failure)))
     return " · ".join(parts)
@@ -636,5 +708,16 @@ _META_CHECKS = {
     "reasoning_s": (_is_opt_num, "a number or null"),
     "refusal": (lambda v: isinstance(v, bool), "true or false"),
     "skipped_parts": (lambda v: _is_list(v) and all(map(_is_str, v)), "a list of texts"),
+    "candidate": (lambda v: _is_int(v) and 0 <= v < MAX_CHOICES,
+                  f"a whole number from 0 to {MAX_CHOICES - 1}"),
+    "candidates": (lambda v: _is_int(v) and 1 <= v <= MAX_CHOICES,
+                   f"a whole number from 1 to {MAX_CHOICES}"),
     "request": (_is_dict, "an object"),  # nexuschat.snippets.request_record
+    "cached_tokens": (_is_opt_int, "a whole number or null"),
+    # A file's price is read again when the reply is costed (cost.price_from_dict): one that
+    # is not a price is no price there, never a wrong one.
+    "price": (_is_dict, "an object"),
+    "balance": (_is_dict, "an object"),
+
+    "tool_limit": (_is_opt_int, "a whole number or null"),
 }

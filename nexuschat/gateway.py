@@ -18,6 +18,15 @@ Where each shape comes from:
   ones, Mistral's `model_length`, llama.cpp-style `eos`), mapped to OpenAI's words.
 - error bodies: `{"error": {...}}`, `{"error": "text"}`, `{"message": ...}` (a string or an
   object), FastAPI's `{"detail": [...]}`, Gemini's list of errors, plain text, HTML pages.
+- cached prompt tokens as OpenAI's `prompt_tokens_details.cached_tokens` (DashScope, vLLM,
+  OpenRouter too), DeepSeek's `prompt_cache_hit_tokens`, or Anthropic-style
+  `cache_read_input_tokens` (LiteLLM, gateways in front of Claude).
+- a remaining balance, where a gateway reports one: a header of `BALANCE_HEADERS`
+  (`x-balance: 12.34`, `x-balance: USD 12.34`, with `x-balance-currency`), or a `balance` field
+  in the body or its usage (a number, or an object with an amount and a currency).
+- running out of money: HTTP 402 (DeepSeek's "Insufficient Balance"), or an error whose code or
+  type is one of `NO_BALANCE_CODES` (OpenAI's `insufficient_quota`, sent with a 429;
+  DashScope's `Arrearage`; one-api's `insufficient_user_quota`), or whose message says so.
 """
 
 from __future__ import annotations
@@ -143,7 +152,107 @@ def read_usage(usage: object) -> dict | None:
         "total_tokens": count(usage.get("total_tokens")),
         "reasoning_tokens": reasoning if reasoning is not None
         else count(usage.get("reasoning_tokens")),
+        "cached_tokens": _cached_tokens(usage),
     }
+
+
+def _cached_tokens(usage: dict) -> int | None:
+    """Prompt tokens read from the provider's cache, wherever the server puts them."""
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and (found := count(details.get("cached_tokens"))) is not None:
+        return found
+    for name in ("prompt_cache_hit_tokens", "cache_read_input_tokens", "cached_tokens"):
+        if (found := count(usage.get(name))) is not None:
+            return found
+    return None
+
+
+# ---------------------------------------------------------------- balances
+
+# Headers a gateway may report the account's remaining balance in, first found wins (any case).
+BALANCE_HEADERS = ("x-balance", "x-account-balance", "x-remaining-balance",
+                   "x-credit-balance", "x-credits-remaining", "x-ratelimit-remaining-balance")
+BALANCE_CURRENCY_HEADER = "x-balance-currency"
+_MONEY = re.compile(r"^\s*(?P<before>[A-Za-z]{3}|[$¥￥])?\s*(?P<amount>-?\d[\d,]*(?:\.\d+)?)"
+                    r"\s*(?P<after>[A-Za-z]{3})?\s*$")
+_SYMBOLS = {"$": "USD", "¥": "CNY", "￥": "CNY", "RMB": "CNY"}
+
+
+def read_balance(headers: object = None, body: object = None) -> dict | None:
+    """The remaining balance a response reports, as {"amount", "currency" (may be "")}, from
+    its headers (a mapping) or its body (parsed JSON); None when it reports none."""
+    if hasattr(headers, "items"):
+        headers = {str(k).lower(): v for k, v in headers.items()}
+        for name in BALANCE_HEADERS:
+            value = headers.get(name)
+            if isinstance(value, str) and (found := _money(value)):
+                currency = headers.get(BALANCE_CURRENCY_HEADER)
+                if not found["currency"] and isinstance(currency, str):
+                    found["currency"] = _currency(currency)
+                return found
+    if isinstance(body, dict):
+        for holder in (body, body.get("usage")):
+            if (isinstance(holder, dict) and "balance" in holder
+                    and (found := _balance_value(holder["balance"]))):
+                return found
+    return None
+
+
+def _balance_value(value: object) -> dict | None:
+    if isinstance(value, str):
+        return _money(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return {"amount": float(value), "currency": ""}
+    if isinstance(value, dict):
+        for key in ("amount", "remaining", "total", "available", "balance"):
+            found = _balance_value(value.get(key)) if key in value else None
+            if found:
+                if not found["currency"] and isinstance(value.get("currency"), str):
+                    found["currency"] = _currency(value["currency"])
+                return found
+    return None
+
+
+def _money(text: str) -> dict | None:
+    found = _MONEY.match(text[:64])
+    if not found:
+        return None
+    try:
+        amount = float(found["amount"].replace(",", ""))
+    except ValueError:
+        return None
+    unit = found["before"] or found["after"] or ""
+    return {"amount": amount, "currency": _currency(unit)} if math.isfinite(amount) else None
+
+
+def _currency(unit: str) -> str:
+    unit = unit.strip()
+    upper = unit.upper()
+    return _SYMBOLS.get(unit) or _SYMBOLS.get(upper) or (upper if re.fullmatch(r"[A-Z]{3}", upper)
+                                                        else "")
+
+
+# Error codes or types that mean the account has no money (or quota) left.
+NO_BALANCE_CODES = frozenset({"insufficient_quota", "insufficient_balance",
+                              "insufficient_user_quota", "arrearage", "balance_not_enough",
+                              "payment_required", "billing_hard_limit_reached",
+                              "credit_balance_too_low"})
+_NO_BALANCE_WORDS = re.compile(r"insufficient[ _](balance|quota|credit|funds)|balance is "
+                               r"(not enough|insufficient)|out of credits|余额不足|欠费", re.I)
+
+
+def is_out_of_balance(status: int | None, body: object, message: str = "") -> bool:
+    """Whether a failure means the account ran out of balance or quota: HTTP 402, a code or
+    type that says so (at the top of the body or under `error`), or a message that does."""
+    if status == 402:
+        return True
+    for holder in (body, body.get("error") if isinstance(body, dict) else None):
+        if isinstance(holder, dict):
+            for key in ("code", "type"):
+                value = holder.get(key)
+                if isinstance(value, str) and value.strip().lower() in NO_BALANCE_CODES:
+                    return True
+    return bool(message and _NO_BALANCE_WORDS.search(message))
 
 
 # ---------------------------------------------------------------- finish reasons

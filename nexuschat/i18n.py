@@ -3,9 +3,9 @@
 The texts are `nexuschat/locales/<language>.toml`, read once per process: `"key" = "text"`
 with `{placeholders}` filled by `str.format`, and a text chosen by a number as one line per
 CLDR plural category (`"key".one`, `"key".other`; Chinese has `other` only), picked by the
-`count` parameter with Babel's plural rules for the language. Numbers, byte sizes and times
-are written the language's way through Babel (`format_number`, `format_bytes`,
-`format_datetime`). A key or placeholder that does not fit raises `TextError` when
+`count` parameter with Babel's plural rules for the language. Numbers, money, byte sizes and
+times are written the language's way through Babel (`format_number`, `format_money`,
+`format_bytes`, `format_datetime`). A key or placeholder that does not fit raises `TextError` when
 NEXUSCHAT_STRICT_I18N is set (the tests set it); otherwise it is logged and the text shown
 as well as it can be.
 """
@@ -65,6 +65,11 @@ def _fixed(pattern: NumberPattern, places: int) -> NumberPattern:
 
 _FIXED = {language: tuple(_fixed(pattern, places) for places in range(4))
           for language, pattern in _DECIMALS.items()}
+# Money: the language's currency pattern ("$1.23", "US$1.23", "¥1.23") with 2, 4 or 6 decimals.
+_MONEY_PLACES = (2, 4, 6)
+_MONEY = {language: {places: _fixed(parse_pattern(locale.currency_formats["standard"]), places)
+                     for places in _MONEY_PLACES}
+          for language, locale in _LOCALES.items()}
 
 
 def _whole_numbers(language: str) -> Callable[[int], str] | None:
@@ -288,6 +293,17 @@ def format_number(value: float, places: int | None = None) -> str:
     return _write_number(_language.get(), value, places)
 
 
+def format_money(amount: float, currency: str) -> str:
+    """An amount of money the language's way, with its currency's symbol: "$0.0123", "¥1.50",
+    "US$0.000420". Cents for a unit or more; smaller amounts keep 4 decimals (6 below a
+    tenth of a cent), so a request's fraction of a cent still shows."""
+    size = abs(amount)
+    places = 2 if size >= 1 or size == 0 else 4 if size >= 0.001 else 6
+    language = _language.get()
+    return _MONEY[language][places].apply(amount, _LOCALES[language], currency=currency,
+                                          currency_digits=False)
+
+
 def format_bytes(size: int) -> str:
     """A byte count for people: 812 B, 212 KB, 4.8 MB (the units are the same in every
     language; the number is written the language's way)."""
@@ -308,6 +324,11 @@ def format_wait(seconds: float) -> str:
         return t("time.minutes", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     return t("time.hours_minutes", hours=hours, minutes=minutes)
+
+
+def format_day(day: dt.date) -> str:
+    """A date the language's way: "Dec 2, 2026", "2026年12月2日"."""
+    return format_date(day, "medium", locale=_LOCALES[_language.get()])
 
 
 def format_datetime(timestamp: float) -> str:

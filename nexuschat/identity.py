@@ -47,6 +47,25 @@ def display_name(user: Mapping[str, object]) -> str:
     return "?"
 
 
+ADMINS_SETTING = "NEXUSCHAT_ADMINS"  # login emails or names that see every user's usage
+
+
+def admin_names(setting: object) -> frozenset[str]:
+    """NEXUSCHAT_ADMINS as a set of lower-cased names: a list (secrets), or text separated by
+    commas, semicolons or whitespace (the environment)."""
+    items = setting if isinstance(setting, list | tuple) else \
+        re.split(r"[,;\s]+", str(setting or ""))
+    return frozenset(str(item).strip().lower() for item in items if str(item).strip())
+
+
+def is_admin(user: Mapping[str, object], admins: frozenset[str]) -> bool:
+    """Whether a signed-in user is one of the deploy's admins, by login email or name."""
+    if not user.get("is_logged_in") or not admins:
+        return False
+    claims = (user.get(k) for k in ("email", "name", "preferred_username"))
+    return any(str(c).strip().lower() in admins for c in claims if c)
+
+
 def missing_login_keys(auth: Mapping[str, object] | None) -> tuple[str, ...]:
     """The settings st.login needs that `[auth]` lacks (all of them without `[auth]`)."""
     if not auth:

@@ -143,8 +143,9 @@ def capped(params: GenerationParams, limits: Limits, *, deploy_key: bool,
            model_max: int | None = None) -> GenerationParams:
     """The parameters to send: max_tokens at most the model's longest reply (`model_max`, from
     the catalog) and the deploy's ceiling while its key pays (the ceiling itself, within the
-    model's, when the user set none)."""
-    ceiling = limits.max_tokens if deploy_key else None
+    model's, when the user set none). The deploy's ceiling is per request: with `n`
+    candidates each may write its share (`candidate_ceiling`)."""
+    ceiling = candidate_ceiling(limits.max_tokens, params.n) if deploy_key else None
     asked = params.max_tokens
     if ceiling is not None and (asked is None or asked > ceiling):
         asked = ceiling
@@ -159,6 +160,13 @@ def max_tokens_ceiling(limits: Limits, *, deploy_key: bool,
     deploy's ceiling while its key pays (None: no limit known)."""
     ceilings = [c for c in (limits.max_tokens if deploy_key else None, model_max) if c]
     return min(ceilings) if ceilings else None
+
+
+def candidate_ceiling(ceiling: int | None, n: int | None) -> int | None:
+    """What each of `n` candidates may write under a per-request ceiling (at least 1 token)."""
+    if ceiling is None:
+        return None
+    return max(1, ceiling // max(1, n or 1))
 
 
 def estimate_tokens(characters: int) -> int:

@@ -10,6 +10,8 @@ a server that restarted.
 from __future__ import annotations
 
 import concurrent.futures
+import copy
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,8 +41,18 @@ class McpUnavailable(Exception):
 
 
 def servers_from_config(value: object) -> tuple[McpServer, ...]:
-    """NEXUSCHAT_MCP_SERVERS from secrets: a list of tables with `name`, `url` and optional
-    `headers`; entries without a name or an http(s) URL are left out."""
+    """NEXUSCHAT_MCP_SERVERS from secrets: a table of name -> URL, or of name -> a table with
+    `url` and optional `headers` (a list of tables with `name` and `url` is read too; JSON
+    text of either, from the environment); entries without a name or an http(s) URL are left
+    out."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ()
+    if isinstance(value, Mapping):
+        value = [{"name": name, **(entry if isinstance(entry, Mapping) else {"url": entry})}
+                 for name, entry in value.items()]
     if not isinstance(value, list | tuple):
         return ()
     found = []
@@ -60,8 +72,17 @@ def tool_name(server: McpServer, name: str) -> str:
     return _NAME.sub("_", f"{server.name}__{name}")[:64]
 
 
-def list_tools(server: McpServer, timeout: float = LIST_TIMEOUT_S) -> tuple[Tool, ...]:
-    """The server's tools, ready to offer; McpUnavailable if it cannot be listed."""
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool as a server lists it: plain data (cacheable), made a Tool by `to_tools`."""
+
+    name: str
+    description: str
+    parameters: dict
+
+
+def list_specs(server: McpServer, timeout: float = LIST_TIMEOUT_S) -> tuple[ToolSpec, ...]:
+    """What the server lists; McpUnavailable if it cannot be listed."""
 
     async def listing(client) -> list:
         return (await client.list_tools()).tools
@@ -70,12 +91,24 @@ def list_tools(server: McpServer, timeout: float = LIST_TIMEOUT_S) -> tuple[Tool
         listed = _run(server, listing, timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means the same: not there now
         raise McpUnavailable(f"{server.name}: {type(_innermost(exc)).__name__}") from exc
+    return tuple(ToolSpec(t.name, t.description or t.name,
+                          dict(t.input_schema or {"type": "object", "properties": {}}))
+                 for t in listed)
+
+
+def to_tools(server: McpServer, specs: tuple[ToolSpec, ...]) -> tuple[Tool, ...]:
+    """The listed tools, ready to offer: named for the server, run through it."""
     return tuple(
-        Tool(name=tool_name(server, t.name), description=t.description or t.name,
-             parameters=dict(t.input_schema or {"type": "object", "properties": {}}),
-             source=server.name, run=_caller(server, t.name))
-        for t in listed
+        Tool(name=tool_name(server, spec.name), description=spec.description,
+             parameters=copy.deepcopy(spec.parameters), source=server.name,
+             run=_caller(server, spec.name))
+        for spec in specs
     )
+
+
+def list_tools(server: McpServer, timeout: float = LIST_TIMEOUT_S) -> tuple[Tool, ...]:
+    """The server's tools, ready to offer; McpUnavailable if it cannot be listed."""
+    return to_tools(server, list_specs(server, timeout))
 
 
 def _caller(server: McpServer, name: str) -> Callable[[dict, ToolContext], str]:

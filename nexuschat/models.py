@@ -1,6 +1,6 @@
 """Model ids and what each can do (vision, tools, `n`, a thinking switch, its context window and
-longest reply), from the model catalog (nexuschat/models.toml), the deployer's additions
-(NEXUSCHAT_MODELS) and the user's overrides."""
+longest reply) and what it costs (its price), from the model catalog (nexuschat/models.toml),
+the deployer's additions (NEXUSCHAT_MODELS) and the user's overrides."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from importlib import resources
 from typing import Annotated, Literal
 
@@ -19,12 +20,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
     field_validator,
 )
 
+from nexuschat.cost import Price, PriceTier
 from nexuschat.errors import Note, Notice
 
 Thinking = Literal["switch", "budget"]
@@ -46,11 +49,55 @@ class Capabilities:
     thinking: Thinking | None = None
     context_window: int | None = None  # prompt and reply together
     max_output_tokens: int | None = None  # the most one reply may be (max_tokens' ceiling)
+    price: Price | None = None  # per million tokens (None: unknown, no cost is shown)
 
 
 # ---------------------------------------------------------------- the catalog's schema
 
 Tokens = Annotated[StrictInt, Field(gt=0)]
+# A price per million tokens: a number (TOML's 3 and 3.0 alike), never negative.
+Rate = Annotated[StrictFloat, Field(ge=0, allow_inf_nan=False)]
+
+
+class TierInfo(BaseModel):
+    """A higher price for prompts of more than `above` input tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    above: Tokens
+    input: Rate
+    output: Rate
+    cached_input: Rate | None = None
+
+
+class PriceInfo(BaseModel):
+    """A model's price per million tokens in USD or CNY, with the date it was taken."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: Literal["USD", "CNY"]
+    input: Rate
+    output: Rate
+    cached_input: Rate | None = None
+    # A TOML date (2026-12-01), or its text from secrets passed on as JSON.
+    as_of: date
+    tiers: tuple[TierInfo, ...] = ()
+
+    @field_validator("tiers")
+    @classmethod
+    def _ascending(cls, value: tuple[TierInfo, ...]) -> tuple[TierInfo, ...]:
+        if [t.above for t in value] != sorted({t.above for t in value}):
+            raise ValueError("tiers must go up by `above`, each once")
+        return value
+
+    def to_price(self) -> Price:
+        """As the plain Price the rest of the app reads."""
+        return Price(self.currency, float(self.input), float(self.output),
+                     None if self.cached_input is None else float(self.cached_input),
+                     self.as_of.isoformat(),
+                     tuple(PriceTier(t.above, float(t.input), float(t.output),
+                                     None if t.cached_input is None else float(t.cached_input))
+                           for t in self.tiers))
 
 
 class ModelInfo(BaseModel):
@@ -65,12 +112,15 @@ class ModelInfo(BaseModel):
     thinking: Literal["switch", "budget", "none"] | None = None
     context_window: Tokens | None = None
     max_output_tokens: Tokens | None = None
+    price: PriceInfo | None = None
 
     def flags(self) -> dict:
         """What this entry says, as Capabilities fields."""
         said = {k: getattr(self, k) for k in ModelInfo.model_fields if getattr(self, k) is not None}
         if said.get("thinking") == "none":
             said["thinking"] = None
+        if "price" in said:
+            said["price"] = said["price"].to_price()
         return said
 
 
@@ -132,6 +182,12 @@ _PROBLEM_CODES = {
     "int_type": "catalog.problem.tokens",
     "int_from_float": "catalog.problem.tokens",
     "greater_than": "catalog.problem.tokens",
+    "float_type": "catalog.problem.price",
+    "greater_than_equal": "catalog.problem.price",
+    "finite_number": "catalog.problem.price",
+    "date_type": "catalog.problem.date",
+    "date_from_datetime_parsing": "catalog.problem.date",
+    "date_parsing": "catalog.problem.date",
     "string_type": "catalog.problem.text",
     "literal_error": "catalog.problem.choice",
     "tuple_type": "catalog.problem.tables",
@@ -191,7 +247,9 @@ def extended(base: Catalog, extra: Catalog) -> Catalog:
     merged = {m.id: m for m in base.model}
     for entry in extra.model:
         if entry.id in merged:
-            said = entry.model_dump(exclude_none=True)
+            # The validated values themselves (a price stays a PriceInfo, not its dump).
+            said = {k: getattr(entry, k) for k in type(entry).model_fields
+                    if getattr(entry, k) is not None}
             merged[entry.id] = merged[entry.id].model_copy(update=said)
         else:
             merged[entry.id] = entry

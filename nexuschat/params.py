@@ -11,6 +11,7 @@ from nexuschat.models import Thinking
 MAX_STOP_SEQUENCES = 4
 SEED_RANGE = (-(2**63), 2**63 - 1)
 MAX_USER_CHARS = 256
+MAX_CHOICES = 4  # `n`: the API contract's replies per request, 1 to 4
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,19 @@ class GenerationParams:
     # models whose catalog entry takes a switch (`thinking_request`), never by `to_request`.
     thinking: bool | None = None
     thinking_budget: int | None = None  # tokens; for models that take a budget, when on
+    n: int | None = None  # candidates per request (1 to MAX_CHOICES); None: one, nothing sent
+    # Whether the model must, may or may not call tools: None (auto, nothing sent), "none",
+    # "required", or "function" (the one named `tool_function`). Sent only with tools
+    # (nexuschat.tool_loop.tools_request), never by `to_request`.
+    tool_choice: str | None = None
+    tool_function: str | None = None
 
 
 # Request fields that only some models take: sent by `thinking_request`, not `to_request`.
 THINKING_FIELDS = ("thinking", "thinking_budget")
+# Request fields that go with the tools offered (nexuschat.tool_loop), not `to_request`.
+TOOL_FIELDS = ("tool_choice", "tool_function")
+TOOL_CHOICES = ("auto", "none", "required", "function")  # "auto" is stored as None
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,14 @@ def validate(p: GenerationParams) -> list[ParamError]:
         and p.thinking_budget >= 1
     ):
         bad("thinking_budget", "params.error.positive_int")
+    if p.n is not None and not (
+        isinstance(p.n, int) and not isinstance(p.n, bool) and 1 <= p.n <= MAX_CHOICES
+    ):
+        bad("n", "params.error.int_range", low=1, high=MAX_CHOICES)
+    if p.tool_choice is not None and p.tool_choice not in TOOL_CHOICES:
+        bad("tool_choice", "params.error.tool_choice")
+    if p.tool_choice == "function" and not p.tool_function:
+        bad("tool_function", "params.error.tool_function")
     return errors
 
 
@@ -93,7 +111,7 @@ def to_request(p: GenerationParams) -> dict:
     """The request fields the user set, exactly as the API expects them."""
     body: dict = {}
     for f in fields(p):
-        if f.name in THINKING_FIELDS:
+        if f.name in THINKING_FIELDS or f.name in TOOL_FIELDS:
             continue
         value = getattr(p, f.name)
         if value is None or value == () or value == "":

@@ -1,4 +1,4 @@
-"""The index behind conversation search (schema version 5), and the statements that read it.
+"""The index behind conversation search (schema version 7), and the statements that read it.
 
 Search compares folded text (`str.lower()` in Python: `messages.search_text`,
 `conversations.title_search`) by substring: a query word matches where it occurs anywhere in

@@ -33,6 +33,8 @@ from nexuschat.conversation import (
     ConversationTree,
     Message,
     ReplyMeta,
+    ToolCall,
+    ToolResult,
     first_user_title,
     make_title,
     new_id,
@@ -42,6 +44,7 @@ from nexuschat.gateway import normalize_finish_reason
 from nexuschat.images import PreparedImage
 from nexuschat.limits import WINDOW_S, LimitHit, Usage, day_start
 from nexuschat.tree import branch, latest_leaf, pick_leaf
+from nexuschat.usage import DAY_S, DayUsage, ModelSpeed, OwnerUsage, Standing, UsageReport, day_of
 from nexuschat.user_tools import MAX_TOOLS_PER_OWNER, UserTool
 
 DATABASE_URL_ENV = "NEXUSCHAT_DATABASE_URL"
@@ -168,6 +171,9 @@ messages = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     # What a reasoning model thought before answering (schema version 3); never searched.
     sa.Column("reasoning", sa.Text, nullable=False, server_default=""),
+    # A reply's tool calls, and which call a tool message answers (schema version 5).
+    sa.Column("tool_calls", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("tool_result", sa.JSON(none_as_null=True)),
     sa.UniqueConstraint("conversation_id", "seq"),
 )
 
@@ -198,8 +204,9 @@ message_images = sa.Table(
 
 
 # One row per request sent on an owner's behalf: what the hosted limits count (every replica
-# reads the same rows) and what a usage report sums. Kept when conversations are deleted, so
-# deleting one gives no tokens back.
+# reads the same rows) and what the Usage page sums (schema version 6 added what it cost, its
+# conversation and how long it took). Kept when conversations are deleted, so deleting one
+# gives no tokens back.
 request_log = sa.Table(
     "request_log", _METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -215,9 +222,20 @@ request_log = sa.Table(
     sa.Column("total_tokens", sa.Integer),  # as the server reported it
     sa.Column("estimated_tokens", sa.Integer),  # from characters, where it reported none
     sa.Column("ttft_s", sa.Double),
+    # Schema version 6 (nexuschat.cost): the conversation it answered, the prompt tokens read
+    # from the provider's cache, what it cost in `currency` at the price stored with its
+    # reply (None: no usage or no price), and how long it took (tokens per second).
+    sa.Column("conversation_id", _ID),
+    sa.Column("cached_tokens", sa.Integer),
+    sa.Column("cost", sa.Double),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("duration_s", sa.Double),
     sa.Index(None, "owner", "started_at"),
+    sa.Index(None, "conversation_id"),  # a conversation's total
+    sa.Index(None, "started_at"),  # an admin's totals of every owner over a period
 )
-
+V6_LOG_COLUMNS = ("conversation_id", "cached_tokens", "cost", "currency", "duration_s")
+V6_LOG_INDEXES = ("ix_request_log_conversation_id", "ix_request_log_started_at")
 
 # --- migrations ---------------------------------------------------------------------------
 # Append a step to change the schema; never edit a released one. Step 1 creates the tables as
@@ -292,7 +310,25 @@ def _v1_initial(conn: sa.Connection) -> None:
 
 
 def _v2_request_log(conn: sa.Connection) -> None:
-    request_log.create(conn, checkfirst=False)
+    # The table as version 2 created it (frozen here when version 6 added its cost columns).
+    md = sa.MetaData(naming_convention=_METADATA.naming_convention)
+    sa.Table(
+        "request_log", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("owner", _ID, nullable=False),
+        sa.Column("started_at", sa.Double, nullable=False),
+        sa.Column("ended_at", sa.Double),
+        sa.Column("model", sa.Text, nullable=False),
+        sa.Column("deploy_key", sa.Boolean, nullable=False),
+        sa.Column("status", sa.String(16)),
+        sa.Column("error_code", sa.Text),
+        sa.Column("prompt_tokens", sa.Integer),
+        sa.Column("completion_tokens", sa.Integer),
+        sa.Column("total_tokens", sa.Integer),
+        sa.Column("estimated_tokens", sa.Integer),
+        sa.Column("ttft_s", sa.Double),
+        sa.Index(None, "owner", "started_at"),
+    ).create(conn, checkfirst=False)
 
 
 def _v3_reasoning(conn: sa.Connection) -> None:
@@ -304,12 +340,31 @@ def _v4_user_tools(conn: sa.Connection) -> None:
     user_tools.create(conn, checkfirst=False)  # declared with its methods, at the end
 
 
-def _v5_search_index(conn: sa.Connection) -> None:
-    search_index.create(conn)  # SQLite: FTS5 trigram + triggers; PostgreSQL: pg_trgm GIN
+def _v5_tools(conn: sa.Connection) -> None:
+    # Constant defaults again: existing rows read no calls and no result, without a rewrite.
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN tool_calls JSON NOT NULL DEFAULT '[]'"))
+    conn.execute(sa.text("ALTER TABLE messages ADD COLUMN tool_result JSON"))
+
+
+def _v6_cost(conn: sa.Connection) -> None:
+    # Nullable columns without a default: existing rows read None (no cost recorded), no
+    # rewrite on either dialect. Then the indexes for a conversation's total and an admin's
+    # totals, and the login names those totals are shown by (declared with their methods).
+    for name in V6_LOG_COLUMNS:
+        kind = request_log.c[name].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE request_log ADD COLUMN {name} {kind}"))
+    for index in request_log.indexes:
+        if index.name in V6_LOG_INDEXES:
+            index.create(conn)
+    accounts.create(conn, checkfirst=False)
+
+
+def _v7_search_index(conn: sa.Connection) -> None:
+    search_index.create(conn)  # SQLite: FTS5 tables + triggers; PostgreSQL: message_search, GIN
 
 
 MIGRATIONS: tuple[Step, ...] = (_v1_initial, _v2_request_log, _v3_reasoning, _v4_user_tools,
-                                _v5_search_index)
+                                _v5_tools, _v6_cost, _v7_search_index)
 MIGRATION_WAIT_S = 600.0  # SQLite: how long a starting process waits for another's migration
 
 
@@ -530,6 +585,37 @@ def meta_from_json(data: Mapping | None) -> ReplyMeta | None:
     return ReplyMeta(**values)
 
 
+def calls_to_json(calls: Sequence[ToolCall]) -> list[dict]:
+    """A reply's tool calls as JSON-ready data."""
+    return [asdict(call) for call in calls]
+
+
+def calls_from_json(data: object) -> tuple[ToolCall, ...]:
+    """The inverse of `calls_to_json`; entries that are not calls are left out."""
+    if not isinstance(data, list):
+        return ()
+    return tuple(
+        ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), str(c.get("arguments") or ""),
+                 str(c.get("source") or ""))
+        for c in data if isinstance(c, Mapping)
+    )
+
+
+def result_to_json(result: ToolResult | None) -> dict | None:
+    """Which call a tool message answers, as JSON-ready data (None stays None)."""
+    return None if result is None else asdict(result)
+
+
+def result_from_json(data: object) -> ToolResult | None:
+    """The inverse of `result_to_json`; keys this version does not know are ignored."""
+    if not isinstance(data, Mapping):
+        return None
+    status = data.get("status") if data.get("status") in ("ok", "error", "stopped") else "ok"
+    duration = data.get("duration_s")
+    return ToolResult(str(data.get("call_id") or ""), str(data.get("name") or ""), status,
+                      duration if isinstance(duration, int | float) else None)
+
+
 def _folded(text: str) -> str:
     # Searching compares lower-cased text, lowered here rather than by SQL lower(), which
     # folds only ASCII on SQLite and depends on the server's locale on PostgreSQL.
@@ -582,6 +668,8 @@ def _message_row(conversation_id: str, message: Message, seq: int) -> dict:
         "earlier_attempts": list(message.earlier_attempts),
         "created_at": message.created_at,
         "reasoning": message.reasoning,
+        "tool_calls": calls_to_json(message.tool_calls),
+        "tool_result": result_to_json(message.tool_result),
     }
 
 
@@ -739,7 +827,8 @@ class Store:
                 role=r.role, content=r.content, images=pictures.get(r.id, ()),
                 meta=meta_from_json(r.meta), earlier_attempts=tuple(r.earlier_attempts),
                 id=r.id, parent_id=r.parent_id, created_at=r.created_at,
-                reasoning=r.reasoning,
+                reasoning=r.reasoning, tool_calls=calls_from_json(r.tool_calls),
+                tool_result=result_from_json(r.tool_result),
             )
             for r in rows if r.id in wanted
         }
@@ -890,8 +979,8 @@ class Store:
 
     def save_message(self, owner: str, conversation_id: str, message: Message, *,
                      wait: bool = True) -> None:
-        """Rewrite a stored message's content, reasoning, meta and earlier attempts (one
-        UPDATE).
+        """Rewrite a stored message's content, reasoning, meta, earlier attempts and tool
+        calls (one UPDATE).
 
         `wait=False`: raise StoreBusy at once when another writer holds SQLite's lock.
         """
@@ -904,7 +993,8 @@ class Store:
             .values(content=message.content, search_text=_folded(message.content),
                     meta=meta_to_json(message.meta),
                     earlier_attempts=list(message.earlier_attempts),
-                    reasoning=message.reasoning)
+                    reasoning=message.reasoning, tool_calls=calls_to_json(message.tool_calls),
+                    tool_result=result_to_json(message.tool_result))
         )
         with _transaction(self._engine, write=True, wait=wait) as conn:
             if conn.execute(stmt).rowcount == 0:
@@ -1002,8 +1092,8 @@ class Store:
     # --- the request log (hosted limits) ---
 
     def admit(self, owner: str, check: Callable[[Usage], LimitHit | None], *, model: str,
-              deploy_key: bool, now: float | None = None,
-              stale_after_s: float = 900.0) -> int | LimitHit:
+              deploy_key: bool, now: float | None = None, stale_after_s: float = 900.0,
+              conversation_id: str | None = None) -> int | LimitHit:
         """Log a request as started, unless `check` finds a limit in the owner's usage; the
         row's id, or the limit. Check and insert are one transaction, taken in turn per owner
         (SQLite's write lock, or a PostgreSQL advisory lock), so two replicas cannot both
@@ -1018,21 +1108,27 @@ class Store:
                 return hit
             return conn.execute(request_log.insert().values(
                 owner=owner, started_at=now, model=model, deploy_key=deploy_key,
+                conversation_id=conversation_id,
             ).returning(request_log.c.id)).scalar_one()
 
     def finish_request(self, owner: str, request_id: int, *, status: str,
                        error_code: str | None = None, prompt_tokens: int | None = None,
                        completion_tokens: int | None = None, total_tokens: int | None = None,
                        estimated_tokens: int | None = None, ttft_s: float | None = None,
-                       now: float | None = None) -> None:
-        """Record how a logged request ended and what it used."""
+                       now: float | None = None, cached_tokens: int | None = None,
+                       cost: float | None = None, currency: str | None = None,
+                       duration_s: float | None = None) -> None:
+        """Record how a logged request ended, what it used and (schema version 5) what it
+        cost and how long it took."""
         with _transaction(self._engine, write=True) as conn:
             conn.execute(request_log.update().where(request_log.c.id == request_id,
                                                     request_log.c.owner == owner).values(
                 ended_at=time.time() if now is None else now, status=status,
                 error_code=error_code, prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens, total_tokens=total_tokens,
-                estimated_tokens=estimated_tokens, ttft_s=ttft_s))
+                estimated_tokens=estimated_tokens, ttft_s=ttft_s, cached_tokens=cached_tokens,
+                cost=cost, currency=currency if cost is not None else None,
+                duration_s=duration_s))
 
     def usage(self, owner: str, now: float | None = None,
               stale_after_s: float = 900.0) -> Usage:
@@ -1134,6 +1230,162 @@ class Store:
             return bool(conn.execute(t.delete().where(t.c.owner == owner, t.c.name == name))
                         .rowcount)
 
+    # --- usage: what the Usage page sums (schema version 5; the accounts table is at the end) ---
+
+    def usage_report(self, owner: str | None, start: float, end: float,
+                     offset_s: int = 0) -> UsageReport:
+        """The owner's requests started in [start, end) (None: every owner's), summed per
+        day (at `offset_s` seconds east of UTC) and model, errors per code, and each model's
+        median time to first token and tokens per second: SQL aggregates over the request
+        log's (owner, started_at) index, one transaction."""
+        r = request_log
+        where = [r.c.started_at >= start, r.c.started_at < end]
+        if owner is not None:
+            where.append(r.c.owner == owner)
+        with _transaction(self._engine) as conn:
+            days = self._usage_days(conn, where, offset_s)
+            errors = conn.execute(
+                sa.select(r.c.error_code, sa.func.count().label("n"))
+                .where(*where, r.c.status == "error")
+                .group_by(r.c.error_code).order_by(sa.desc("n"), r.c.error_code)).all()
+            ttft = self._medians(conn, where, r.c.ttft_s, r.c.ttft_s.is_not(None))
+            generating = r.c.duration_s - r.c.ttft_s
+            rate = r.c.completion_tokens / sa.case((generating > 0, generating), else_=None)
+            rates = self._medians(conn, where, rate,
+                                  sa.and_(r.c.completion_tokens > 0, generating > 0))
+        replies = {m: n for m, (_, n) in ttft.items()}
+        models = sorted(set(ttft) | set(rates))
+        return UsageReport(
+            days=tuple(days),
+            errors=tuple((code or "error.unexpected", int(n)) for code, n in errors),
+            speeds=tuple(ModelSpeed(m, max(replies.get(m, 0), rates.get(m, (None, 0))[1]),
+                                    ttft.get(m, (None, 0))[0], rates.get(m, (None, 0))[0])
+                         for m in models),
+        )
+
+    @staticmethod
+    def _usage_days(conn: sa.Connection, where: list, offset_s: int) -> list[DayUsage]:
+        r = request_log
+        shifted = (r.c.started_at + int(offset_s)) / DAY_S
+        if conn.dialect.name == "postgresql":  # a cast rounds there; floor first
+            shifted = sa.func.floor(shifted)
+        priced = r.c.cost.is_not(None)
+        counted = sa.or_(r.c.prompt_tokens.is_not(None), r.c.completion_tokens.is_not(None))
+        inner = sa.select(
+            sa.cast(shifted, sa.Integer).label("day"), r.c.model,
+            sa.case((r.c.status == "error", 1), else_=0).label("failed"),
+            r.c.prompt_tokens, r.c.completion_tokens, r.c.cached_tokens,
+            sa.case((r.c.currency == "USD", r.c.cost), else_=0.0).label("usd"),
+            sa.case((r.c.currency == "CNY", r.c.cost), else_=0.0).label("cny"),
+            sa.case((sa.and_(counted, ~priced), 1), else_=0).label("unpriced"),
+        ).where(*where).subquery()
+        rows = conn.execute(
+            sa.select(inner.c.day, inner.c.model, sa.func.count(), sa.func.sum(inner.c.failed),
+                      sa.func.sum(inner.c.prompt_tokens), sa.func.sum(inner.c.completion_tokens),
+                      sa.func.sum(inner.c.cached_tokens), sa.func.sum(inner.c.usd),
+                      sa.func.sum(inner.c.cny), sa.func.sum(inner.c.unpriced))
+            .group_by(inner.c.day, inner.c.model).order_by(inner.c.day, inner.c.model)).all()
+        return [DayUsage(day_of(row[0]), row[1], int(row[2]), int(row[3] or 0), int(row[4] or 0),
+                         int(row[5] or 0), int(row[6] or 0), float(row[7] or 0.0),
+                         float(row[8] or 0.0), int(row[9] or 0)) for row in rows]
+
+    @staticmethod
+    def _medians(conn: sa.Connection, where: list, value, present) -> dict[str, tuple]:
+        """{model: (median of `value`, how many rows had one)}: the middle row (the mean of
+        the two middle ones) by window functions, on both dialects."""
+        r = request_log
+        ranked = sa.select(
+            r.c.model, value.label("v"),
+            sa.func.row_number().over(partition_by=r.c.model, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=r.c.model).label("n"),
+        ).where(*where, present).subquery()
+        middle = sa.or_(ranked.c.rn == (ranked.c.n + 1) // 2,
+                        ranked.c.rn == (ranked.c.n + 2) // 2)
+        rows = conn.execute(sa.select(ranked.c.model, sa.func.avg(ranked.c.v),
+                                      sa.func.max(ranked.c.n))
+                            .where(middle).group_by(ranked.c.model)).all()
+        return {row[0]: (float(row[1]), int(row[2])) for row in rows}
+
+    def count_requests(self, owner: str, start: float, end: float) -> int:
+        """How many requests the owner started in [start, end) (the benchmark's baseline)."""
+        r = request_log
+        with _transaction(self._engine) as conn:
+            return conn.execute(sa.select(sa.func.count()).where(
+                r.c.owner == owner, r.c.started_at >= start, r.c.started_at < end)).scalar_one()
+
+    def conversation_spend(self, owner: str, conversation_id: str) -> tuple[dict, int, int]:
+        """What a conversation's requests cost: ({currency: amount}, requests, requests with
+        usage but no price), from the request log (every branch, retry and continuation)."""
+        r = request_log
+        with _transaction(self._engine) as conn:
+            rows = conn.execute(
+                sa.select(r.c.currency, sa.func.count(), sa.func.sum(r.c.cost),
+                          sa.func.sum(sa.case((sa.and_(r.c.cost.is_(None),
+                                                       r.c.prompt_tokens.is_not(None)), 1),
+                                              else_=0)))
+                .where(r.c.conversation_id == conversation_id, r.c.owner == owner)
+                .group_by(r.c.currency)).all()
+        amounts = {cur: float(total) for cur, _, total, _ in rows if cur and total is not None}
+        return (amounts, sum(int(n) for _, n, _, _ in rows),
+                sum(int(u or 0) for _, _, _, u in rows))
+
+    def usage_by_owner(self, start: float, end: float) -> list[OwnerUsage]:
+        """Every owner's totals over [start, end), most tokens first, with the login name each
+        was last seen with (for the deploy's admins)."""
+        r, a = request_log, accounts
+        rows = sa.select(
+            r.c.owner, sa.func.count().label("n"),
+            sa.func.sum(sa.case((r.c.status == "error", 1), else_=0)).label("errors"),
+            sa.func.sum(sa.func.coalesce(r.c.total_tokens, r.c.estimated_tokens)).label("tokens"),
+            sa.func.sum(sa.case((r.c.currency == "USD", r.c.cost), else_=0.0)).label("usd"),
+            sa.func.sum(sa.case((r.c.currency == "CNY", r.c.cost), else_=0.0)).label("cny"),
+        ).where(r.c.started_at >= start, r.c.started_at < end).group_by(r.c.owner).subquery()
+        with _transaction(self._engine) as conn:
+            found = conn.execute(
+                sa.select(rows, a.c.name, a.c.email)
+                .select_from(rows.outerjoin(a, a.c.owner == rows.c.owner))).all()
+        out = [OwnerUsage(row.owner, row.name or row.email or "", int(row.n),
+                          int(row.errors or 0), int(row.tokens or 0), float(row.usd or 0.0),
+                          float(row.cny or 0.0)) for row in found]
+        return sorted(out, key=lambda o: (-o.tokens, -o.requests, o.owner))
+
+    def standings(self, now: float | None = None,
+                  stale_after_s: float = 900.0) -> list[Standing]:
+        """Every owner active today or in the last minutes, as the per-request limits judge
+        them (the same counts as `usage`, grouped by owner in one query)."""
+        now = time.time() if now is None else now
+        r, a = request_log, accounts
+        today = day_start(now)
+        since = min(now - WINDOW_S, now - stale_after_s, today)
+        counts = sa.select(
+            r.c.owner,
+            sa.func.sum(sa.case((r.c.started_at > now - WINDOW_S, 1), else_=0)).label("minute"),
+            sa.func.sum(sa.case((sa.and_(r.c.deploy_key, r.c.started_at >= today),
+                                 sa.func.coalesce(r.c.total_tokens, r.c.estimated_tokens)),
+                                else_=0)).label("tokens"),
+            sa.func.sum(sa.case((sa.and_(r.c.ended_at.is_(None),
+                                         r.c.started_at > now - stale_after_s), 1),
+                                else_=0)).label("open"),
+        ).where(r.c.started_at >= since).group_by(r.c.owner).subquery()
+        with _transaction(self._engine) as conn:
+            rows = conn.execute(
+                sa.select(counts, a.c.name, a.c.email)
+                .select_from(counts.outerjoin(a, a.c.owner == counts.c.owner))
+                .order_by(counts.c.owner)).all()
+        return [Standing(row.owner, row.name or row.email or "", int(row.minute or 0),
+                         int(row.tokens or 0), int(row.open or 0)) for row in rows]
+
+    def remember_account(self, owner: str, name: str, email: str,
+                         now: float | None = None) -> None:
+        """Keep the login name and email an owner was last seen with (what admins read)."""
+        values = {"name": name[:255], "email": email[:255],
+                  "seen_at": time.time() if now is None else now}
+        with _transaction(self._engine, write=True) as conn:
+            insert = (pg.insert(accounts) if conn.dialect.name == "postgresql"
+                      else sqlite.insert(accounts))
+            conn.execute(insert.values(owner=owner, **values)
+                         .on_conflict_do_update(index_elements=[accounts.c.owner], set_=values))
+
 
 def _put_images(conn: sa.Connection, rows: list[dict]) -> None:
     """Insert the images not stored yet."""
@@ -1168,4 +1420,17 @@ user_tools = sa.Table(
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+
+# --- who an owner is (schema version 5) ------------------------------------------------------
+# One row per signed-in owner: the login's name and email as last seen, so the deploy's admins
+# read the Usage page's totals by name rather than by `user:<iss>:<sub>`. Written once per
+# session (`Store.remember_account`), read by `usage_by_owner` and `standings`.
+accounts = sa.Table(
+    "accounts", _METADATA,
+    sa.Column("owner", _ID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(255), nullable=False),
+    sa.Column("seen_at", sa.Double, nullable=False),
 )

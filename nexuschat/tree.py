@@ -68,9 +68,20 @@ def pick_leaf(ids: Sequence[str], *wanted: str | None) -> str | None:
 
 
 def regenerate_view(conversation: Conversation, message_id: str) -> Conversation:
-    """What a regenerate of the reply `message_id` starts from: the branch above it (the new
-    reply becomes that reply's sibling)."""
-    return replace(conversation, messages=conversation.messages[:_index(conversation, message_id)])
+    """What a regenerate of the reply `message_id` starts from: the branch above its turn (the
+    new reply becomes a sibling of the turn's first reply). A reply that follows tool rounds
+    is regenerated with them: a branch never starts between a call and its result."""
+    start = turn_start(conversation.messages, _index(conversation, message_id))
+    return replace(conversation, messages=conversation.messages[:start])
+
+
+def turn_start(messages: Sequence[Message], index: int) -> int:
+    """Where the turn holding `messages[index]` begins: back over the tool rounds before it
+    (their results, and the replies with calls they answer) to its first reply."""
+    while index > 0 and (messages[index - 1].role == "tool" or (
+            messages[index - 1].role == "assistant" and messages[index - 1].tool_calls)):
+        index -= 1
+    return index
 
 
 def edit_view(conversation: Conversation, message_id: str,

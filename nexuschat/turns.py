@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -11,6 +12,7 @@ from nexuschat.conversation import (
     Message,
     ReplyMeta,
     Status,
+    ToolCall,
     new_id,
     to_openai,
 )
@@ -21,10 +23,12 @@ from nexuschat.limits import LimitHit
 from nexuschat.models import ModelCatalog, Overrides, capabilities
 from nexuschat.params import GenerationParams, validate
 from nexuschat.streaming import ReplyAccumulator
+from nexuschat.tool_loop import last_round
 
-TurnKind = Literal["reply", "continue"]
+# "tools": answer the last reply's pending tool calls, then go on (nexuschat.tool_loop).
+TurnKind = Literal["reply", "continue", "tools"]
 # What an action asks the next run for: a turn, or a Retry (which turn: `turn_for`).
-Pending = Literal["reply", "continue", "retry"]
+Pending = Literal["reply", "continue", "retry", "tools"]
 
 INTERRUPTED = "error.interrupted"  # saved while a reply streams; replaced when it ends
 
@@ -42,9 +46,12 @@ def request_messages(conversation: Conversation, kind: TurnKind, *,
 
 
 def text_chars(messages: list[dict]) -> int:
-    """How many characters of text a `messages` array carries (images not counted)."""
+    """How many characters of text a `messages` array carries (images not counted; tool
+    calls' arguments are text)."""
     total = 0
     for message in messages:
+        for call in message.get("tool_calls") or ():
+            total += len(call["function"]["arguments"])
         content = message.get("content")
         if isinstance(content, str):
             total += len(content)
@@ -66,7 +73,7 @@ def turn_for(pending: str | None, conversation: Conversation) -> TurnKind | None
     """The turn an action asks for (None: no turn); a Retry is answered as `retry_kind` says."""
     if pending == "retry":
         return retry_kind(conversation)
-    return pending if pending in ("reply", "continue") else None
+    return pending if pending in ("reply", "continue", "tools") else None
 
 
 def can_continue(message: Message) -> bool:
@@ -91,7 +98,16 @@ def reply_is_new(conversation: Conversation, kind: TurnKind) -> bool:
 def redrawn_by_turn(conversation: Conversation, kind: TurnKind | None) -> bool:
     """Whether the turn about to run lands on the last message (it is continued, or a failed
     reply is answered again): the turn's bubble draws it, so the history above leaves it out."""
-    return kind is not None and not reply_is_new(conversation, kind)
+    return kind is not None and kind != "tools" and not reply_is_new(conversation, kind)
+
+
+def redrawn_tail(conversation: Conversation, kind: TurnKind | None) -> int:
+    """How many of the last messages the turn about to run draws in its own bubble: the one
+    it lands on (`redrawn_by_turn`), or for "tools" the round whose calls it answers (the
+    reply and the results it has)."""
+    if kind == "tools":
+        return len(last_round(conversation))
+    return int(redrawn_by_turn(conversation, kind))
 
 
 def failure_params(error: ChatError, now: float) -> dict:
@@ -119,20 +135,21 @@ def retry_wait_s(not_before: float | None, now: float) -> float:
 
 def apply_reply(conversation: Conversation, kind: TurnKind, text: str,
                 meta: ReplyMeta, reply_id: str | None = None,
-                reasoning: str = "") -> Conversation:
+                reasoning: str = "", tool_calls: tuple[ToolCall, ...] = ()) -> Conversation:
     """The conversation after a turn, whether it finished, was stopped or failed.
 
     A new reply gets `reply_id` (when given), so partial saves and the final one are one row.
-    A continuation's reasoning follows the reasoning the reply already had.
+    A continuation's reasoning and tool calls follow those the reply already had.
     """
     last = conversation.last
     if kind == "continue" and last is not None and last.role == "assistant":
         merged_meta = _continued_meta(last.meta or ReplyMeta(), meta)
         thought = "\n\n".join(r for r in (last.reasoning, reasoning) if r)
         return conversation.replace_last(
-            replace(last, content=last.content + text, meta=merged_meta, reasoning=thought)
+            replace(last, content=last.content + text, meta=merged_meta, reasoning=thought,
+                    tool_calls=(*last.tool_calls, *tool_calls))
         )
-    reply = Message("assistant", text, meta=meta, reasoning=reasoning,
+    reply = Message("assistant", text, meta=meta, reasoning=reasoning, tool_calls=tool_calls,
                     **({"id": reply_id} if reply_id else {}))
     if last is not None and last.role == "assistant" and last.status == "error":
         # A retried failure is replaced; any partial text it had stays readable.
@@ -156,6 +173,11 @@ def _continued_meta(before: ReplyMeta, after: ReplyMeta) -> ReplyMeta:
         completion_tokens=total(before.completion_tokens, after.completion_tokens),
         total_tokens=total(before.total_tokens, after.total_tokens),
         reasoning_tokens=total(before.reasoning_tokens, after.reasoning_tokens),
+        cached_tokens=total(before.cached_tokens, after.cached_tokens),
+        # One price for the summed tokens: a continuation sent at another price (another
+        # model) leaves the whole reply unpriced rather than priced wrong.
+        price=after.price if not before.price or before.price == after.price else {},
+        balance=after.balance or before.balance,
         ttft_s=before.ttft_s,
         duration_s=total_float(before.duration_s, after.duration_s),
         reasoning_s=total_float(before.reasoning_s, after.reasoning_s),
@@ -220,6 +242,7 @@ class LiveTurn:
     error_params: dict = field(default_factory=dict)
     reply_id: str = field(default_factory=new_id)
     request: dict = field(default_factory=dict)  # kept with the reply (ReplyMeta.request)
+    tool_sources: Mapping[str, str] = field(default_factory=dict)  # who answers each tool name
 
     def fail(self, code: str, params: dict | None = None) -> None:
         """Record why the reply could not finish."""
@@ -237,10 +260,15 @@ class LiveTurn:
         meta = replace(self.reply.meta(self.status, self.error_code, self.error_params),
                        request=self.request)
         return apply_reply(self.conversation, self.kind, self.reply.content, meta,
-                           self.reply_id, self.reply.reasoning)
+                           self.reply_id, self.reply.reasoning, self.tool_calls())
 
     def snapshot(self) -> Message:
         """The reply as it stands mid-stream, marked interrupted: what a crash would leave."""
         meta = replace(self.reply.meta("error", INTERRUPTED), request=self.request)
         return apply_reply(self.conversation, self.kind, self.reply.content, meta,
-                           self.reply_id, self.reply.reasoning).last
+                           self.reply_id, self.reply.reasoning, self.tool_calls()).last
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The reply's tool calls so far, each with who answers it."""
+        return tuple(replace(call, source=self.tool_sources.get(call.name, ""))
+                     for call in self.reply.tool_calls)

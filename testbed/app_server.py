@@ -133,13 +133,18 @@ class StreamlitServer(LoggedProcess):
             "--secrets.files", str(secrets),
         ]
 
-    def start(self) -> StreamlitServer:
-        """Start and wait until healthy; raises RuntimeError with the log if it is not."""
-        self.port = free_port()
+    def environment(self) -> dict[str, str]:
+        """What the server runs with: the fake API's environment, plus `env`."""
+        return app_env(self.api_url, self.data_dir) | self.extra_env
+
+    def start(self, port: int = 0) -> StreamlitServer:
+        """Start (on `port`; 0: a free one) and wait until healthy; raises RuntimeError with
+        the log if it is not."""
+        self.port = port or free_port()
         command = self.command()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=app_env(self.api_url, self.data_dir) | self.extra_env,
+                command, cwd=ROOT, env=self.environment(),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S

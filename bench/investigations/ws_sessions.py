@@ -68,8 +68,11 @@ class StreamlitClient:
         await self._http.get("/_stcore/health")  # sets the XSRF cookie, as the page load does
         xsrf = self._http.cookies.get("_streamlit_xsrf") or ""
         ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
+        # Every cookie, as a browser sends them: the visitor's, and behind a proxy its
+        # stickiness cookie, so the websocket reaches the replica the upload PUT will.
+        cookies = "; ".join(f"{name}={value}" for name, value in self._http.cookies.items())
         self._ws = await connect(ws_url, subprotocols=["streamlit", xsrf], origin=self.url,
-                                 additional_headers={"Cookie": f"_streamlit_xsrf={xsrf}"},
+                                 additional_headers={"Cookie": cookies},
                                  max_size=None, open_timeout=60)
         self._reader = asyncio.create_task(self._read())
 

@@ -11,7 +11,11 @@ documentation and on other projects' recordings of real servers): reasoning as
 list of parts (Mistral); refusals; a plain JSON completion for a streaming request; any
 finish reason; error bodies of any shape and content type; and `raw` events sent verbatim.
 A `gate` holds a reply between its reasoning and its answer until the test releases it, and an
-`answer_gate` holds it again after `answer_gate_after` pieces of the answer.
+`answer_gate` holds it again after `answer_gate_after` pieces of the answer. A reply's
+`balance` is sent as an `X-Balance` header (with `balance_currency` as `X-Balance-Currency`),
+`headers` as they are, `usage_extra` merged into its usage (`prompt_tokens_details`...),
+`prompt_tokens` in place of the counted prompt size; an
+`error` with status 402 is an account out of balance, as DeepSeek sends it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ IMAGE_TOKENS = 85
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
+    402: ("insufficient_balance_error", "insufficient_balance"),
     403: ("permission_error", None),
     404: ("invalid_request_error", "model_not_found"),
     413: ("invalid_request_error", "request_too_large"),
@@ -116,6 +121,8 @@ def reply_text(behaviour: dict, body: dict) -> str | None:
         return "".join(f"w{i} " for i in range(int(behaviour["tokens"])))
     if behaviour.get("tool_calls") or behaviour.get("refusal") is not None:
         return None
+    if (answer := tool_results_text(body)) is not None:
+        return answer
     users = [m for m in body.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in users if m.get("role") == "user"]
     last = users[-1] if users else {}
@@ -123,6 +130,75 @@ def reply_text(behaviour: dict, body: dict) -> str | None:
     if images := image_count(last):
         text += f" [images: {images}]"
     return text
+
+
+def reply_headers(behaviour: dict) -> dict:
+    """The headers a reply is sent with: its `headers`, and its `balance` as a gateway's
+    `X-Balance` (with `X-Balance-Currency` when `balance_currency` is given)."""
+    headers = dict(behaviour.get("headers") or {})
+    if behaviour.get("balance") is not None:
+        headers["X-Balance"] = str(behaviour["balance"])
+        if behaviour.get("balance_currency"):
+            headers["X-Balance-Currency"] = str(behaviour["balance_currency"])
+    return headers
+
+_CALCULATE_RE = re.compile(r"\bcalculate\s+([0-9+\-*/().%\s]*[0-9)])", re.IGNORECASE)
+_CAPITAL_RE = re.compile(r"\bcapital of (\w+)", re.IGNORECASE)
+_CALL_RE = re.compile(r"\bcall ([A-Za-z0-9_-]+) with (\{.*\})", re.DOTALL)
+TOOL_STYLES = {"openai", "split_name", "no_index", "whole", "interleaved"}
+
+
+def offered_tools(body: dict) -> list[str]:
+    """The function names a request offers (`tools`), unless `tool_choice` is "none"."""
+    if body.get("tool_choice") == "none":
+        return []
+    return [t["function"]["name"] for t in body.get("tools") or []
+            if isinstance(t, dict) and isinstance(t.get("function"), dict)
+            and isinstance(t["function"].get("name"), str)]
+
+
+def auto_tool_calls(body: dict) -> list[dict]:
+    """The calls a model would make for the last user message, when it is the last message
+    and the tools are offered: "calculate 2+3 and 4*5" (a `calculate` call each), "capital of
+    Japan" (a `<server>__capital` call), "call NAME with {json}"; a forced `tool_choice`
+    calls its function (or the first tool) even without a trigger."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    names = offered_tools(body)
+    if not messages or messages[-1].get("role") != "user" or not names:
+        return []
+    text = message_text(messages[-1])
+    calls = []
+    if "calculate" in names:
+        calls += [{"name": "calculate", "arguments": json.dumps({"expression": e.strip()})}
+                  for part in text.split(" and ") for e in _CALCULATE_RE.findall(part)]
+    capital = next((n for n in names if n.endswith("__capital")), None)
+    if capital is not None:
+        calls += [{"name": capital, "arguments": json.dumps({"country": c})}
+                  for c in _CAPITAL_RE.findall(text)]
+    for name, arguments in _CALL_RE.findall(text):
+        if name in names:
+            calls.append({"name": name, "arguments": arguments})
+    choice = body.get("tool_choice")
+    forced = (choice["function"].get("name") if isinstance(choice, dict)
+              and isinstance(choice.get("function"), dict) else None)
+    if forced is not None:
+        calls = [c for c in calls if c["name"] == forced] or [{"name": forced,
+                                                               "arguments": "{}"}]
+    elif choice == "required" and not calls:
+        calls = [{"name": names[0], "arguments": "{}"}]
+    return calls
+
+
+def tool_results_text(body: dict) -> str | None:
+    """The answer after tool results (the request ends with `tool` messages): each result
+    quoted, in order; None otherwise."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    results = []
+    while messages and messages[-1].get("role") == "tool":
+        results.insert(0, message_text(messages.pop()))
+    if not results:
+        return None
+    return "The tools answered: " + "; ".join(results) + "."
 
 
 class _Server(ThreadingHTTPServer):
@@ -343,11 +419,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def _start_stream(self, ctype: str = "text/event-stream; charset=utf-8") -> None:
+    def _start_stream(self, ctype: str = "text/event-stream; charset=utf-8",
+                      headers: dict | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
         self.end_headers()
         self.wfile.flush()
 
@@ -469,7 +548,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream") and b.get("json_body"):
             # A proxy that answers a streaming request with one JSON completion.
             data = json.dumps(reply.completion()).encode()
-            return self._send_raw(200, data, None, b.get("content_type") or "application/json")
+            return self._send_raw(200, data, reply_headers(b),
+                                  b.get("content_type") or "application/json")
         if body.get("stream"):
             return self._stream(b, reply)
         self._complete(b, reply)
@@ -503,12 +583,12 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "stall":
                 self._sleep(b.get("seconds", 5))
             raise _Cut
-        self._send_raw(200, data)
+        self._send_raw(200, data, reply_headers(b))
 
     def _stream(self, b: dict, reply: _Reply) -> None:
         kind = b["kind"]
         limit = None if kind in ("reply", "hang") else int(b.get("after_chunks", 3))
-        self._start_stream()
+        self._start_stream(headers=reply_headers(b))
         # A failure comes after `limit` content chunks, or when the content runs out.
         gate = self.fake._gate(b["gate"]) if b.get("gate") else None
         later = self.fake._gate(b["answer_gate"]) if b.get("answer_gate") else None
@@ -537,7 +617,10 @@ class _Reply:
 
     Reasoning (`reasoning` text or `reasoning_tokens`) comes before the answer, in the field
     `reasoning_field` names; `content_parts` sends the answer as a list of text parts (with
-    `extra_parts` first); `refusal` replaces the answer with a refusal.
+    `extra_parts` first); `refusal` replaces the answer with a refusal. A request's `n` gives
+    that many choices, streamed interleaved (a piece of each in turn); `texts` and
+    `finish_reasons` set each choice's own, and `choices` caps how many the server sends
+    (one that ignores `n`).
     """
 
     def __init__(self, b: dict, body: dict, completion_id: str):
@@ -548,20 +631,37 @@ class _Reply:
         tps = b.get("tokens_per_second")
         self.interval = self.chunk_tokens / tps if tps else 0.0
         self.delay_first = b.get("delay_first_token") or 0.0
+        scripted = b.get("tool_calls")
+        explicit = any(b.get(k) is not None for k in ("text", "tokens", "refusal"))
+        if scripted is None and not explicit and not b.get("no_auto_tools"):
+            scripted = auto_tool_calls(body)
+            if scripted:
+                b = {**b, "tool_calls": scripted}  # no echo beside the calls
         self.tool_calls = [
             {
                 "id": c.get("id") or f"call_{completion_id.removeprefix('chatcmpl-')}_{i}",
                 "name": c["name"],
                 "arguments": c.get("arguments", ""),
             }
-            for i, c in enumerate(b.get("tool_calls") or [])
+            for i, c in enumerate(scripted or [])
         ]
+        self.tool_style = b.get("tool_style") or "openai"
+        if self.tool_style not in TOOL_STYLES:
+            raise ValueError(f"unknown tool_style: {self.tool_style!r}")
         self.finish_reason = b.get("finish_reason") or ("tool_calls" if self.tool_calls else "stop")
         base = reply_text(b, body)
         n = max(1, int(body.get("n") or 1))
+        if b.get("choices") is not None:  # a server that answers fewer than `n` asks for
+            n = min(n, max(1, int(b["choices"])))
         self.texts = [
             None if base is None else base + (f" (choice {i})" if i else "") for i in range(n)
         ]
+        for i, text in enumerate((b.get("texts") or [])[:n]):  # each choice's own text
+            self.texts[i] = None if text is None else str(text)
+        # Each choice's own finish reason (`finish_reasons`), else `finish_reason` for all.
+        reasons = list(b.get("finish_reasons") or [])
+        self.finish_reasons = [reasons[i] if i < len(reasons) and reasons[i] else
+                               self.finish_reason for i in range(n)]
         self.reasoning = reasoning_text(b)
         self.reasoning_field = b.get("reasoning_field") or "reasoning_content"
         self.content_parts = bool(b.get("content_parts"))
@@ -569,7 +669,9 @@ class _Reply:
         self.refusal = None if b.get("refusal") is None else str(b["refusal"])
         opts = body.get("stream_options") or {}
         self.include_usage = bool(opts.get("include_usage")) and not b.get("ignore_stream_options")
-        self.prompt_tokens = prompt_tokens(body)
+        self.prompt_tokens = int(b["prompt_tokens"]) if b.get("prompt_tokens") is not None \
+            else prompt_tokens(body)
+        self.usage_extra = dict(b.get("usage_extra") or {})
 
     def _usage(self) -> dict:
         completion = sum(len(split_tokens(t)) for t in self.texts if t)
@@ -588,7 +690,7 @@ class _Reply:
             usage["completion_tokens"] += thought
             usage["total_tokens"] += thought
             usage["completion_tokens_details"] = {"reasoning_tokens": thought}
-        return usage
+        return {**usage, **self.usage_extra}
 
     def _reasoning_delta(self, piece: str) -> dict:
         """`piece` of reasoning as this reply's server would put it in a delta (or message)."""
@@ -640,7 +742,7 @@ class _Reply:
                 {
                     "index": i,
                     "message": message,
-                    "finish_reason": self.finish_reason if finish else None,
+                    "finish_reason": self.finish_reasons[i] if finish else None,
                     "logprobs": None,
                 }
             )
@@ -692,18 +794,7 @@ class _Reply:
             for k in range(max((len(p) for p in pieces), default=0))
         ]
         for i in range(len(self.texts)):
-            for j, call in enumerate(self.tool_calls):
-                head = {
-                    "index": j,
-                    "id": call["id"],
-                    "type": "function",
-                    "function": {"name": call["name"], "arguments": ""},
-                }
-                rounds.append([(i, {"tool_calls": [head]})])
-                for frag in _fragments(call["arguments"]):
-                    rounds.append(
-                        [(i, {"tool_calls": [{"index": j, "function": {"arguments": frag}}]})]
-                    )
+            rounds += [[(i, {"tool_calls": [d]})] for d in self._call_deltas()]
         sent = 0
         for k, round_ in enumerate(rounds):
             if sent == max_content:
@@ -719,9 +810,43 @@ class _Reply:
                 yield "content", self._chunk(i, delta)
                 sent += 1
         for i in range(len(self.texts)):
-            yield "end", self._chunk(i, {}, self.finish_reason)
+            yield "end", self._chunk(i, {}, self.finish_reasons[i])
         if self.include_usage:
             yield "end", {**self._chunk(0, {}), "choices": [], "usage": self._usage()}
+
+
+    def _call_deltas(self) -> list[dict]:
+        """The tool calls as `tool_calls` delta entries, one per chunk, in `tool_style`:
+        openai (the id, type and whole name first, then the arguments in pieces, call after
+        call: OpenAI's documented stream), split_name (the name in two pieces too),
+        interleaved (the calls' pieces taking turns), whole (each call in one chunk), no_index
+        (whole calls without `index`, as Gemini's compatible API sends them)."""
+        style, out = self.tool_style, []
+        per_call = []
+        for j, call in enumerate(self.tool_calls):
+            name = call["name"]
+            head = {"index": j, "id": call["id"], "type": "function",
+                    "function": {"name": name, "arguments": ""}}
+            if style in ("whole", "no_index"):
+                whole = {**head, "function": {"name": name, "arguments": call["arguments"]}}
+                if style == "no_index":
+                    del whole["index"]
+                per_call.append([whole])
+                continue
+            pieces = [head]
+            if style == "split_name" and len(name) > 1:
+                half = len(name) // 2
+                head["function"] = {"name": name[:half], "arguments": ""}
+                pieces.append({"index": j, "function": {"name": name[half:]}})
+            pieces += [{"index": j, "function": {"arguments": frag}}
+                       for frag in _fragments(call["arguments"])]
+            per_call.append(pieces)
+        if style == "interleaved":
+            for k in range(max((len(p) for p in per_call), default=0)):
+                out += [p[k] for p in per_call if k < len(p)]
+        else:
+            out = [piece for pieces in per_call for piece in pieces]
+        return out
 
 
 def _fragments(text: str, parts: int = 3) -> list[str]:

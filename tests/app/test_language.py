@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tests.app.conftest import new_app, provider_secrets
 
-ENGLISH = {"nav": ["Chat", "Conversations", "Settings"], "settings": "Settings",
+ENGLISH = {"nav": ["Chat", "Conversations", "Usage", "Settings"], "settings": "Settings",
            "new_chat": "New chat", "placeholder": "Ask anything, or attach images",
            "generation": "Generation"}
-CHINESE = {"nav": ["聊天", "历史对话", "设置"], "settings": "设置",
+CHINESE = {"nav": ["聊天", "历史对话", "用量", "设置"], "settings": "设置",
            "new_chat": "新建对话", "placeholder": "输入任何问题，或附加图片",
            "generation": "生成参数"}
 

@@ -15,6 +15,7 @@ LANDMARKS = {  # what each page must draw, whatever the language
     "app_pages/chat.py": lambda at: at.chat_input and at.chat_input[0].key == "composer",
     "app_pages/conversations.py": lambda at: at.text_input(key="conversation-search"),
     "app_pages/settings.py": lambda at: at.selectbox(key="w_language"),
+    "app_pages/usage.py": lambda at: at.date_input(key="usage-period"),
 }
 
 

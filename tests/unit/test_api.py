@@ -58,7 +58,7 @@ def test_streams_text_usage_and_finish_reason(fake_api):
     assert reply.text == "Echo: hi there"
     assert reply.finish_reason == "stop" and reply.complete
     assert reply.usage == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5,
-                           "reasoning_tokens": None}
+                           "reasoning_tokens": None, "cached_tokens": None}
     assert reply.model == "claude-sonnet-4-6"
     (sent,) = fake_api.chat_requests()
     assert sent["stream_options"] == {"include_usage": True}

@@ -138,11 +138,12 @@ def test_every_shape_of_notice_is_one_family():
               ParamError("top_p", "params.error.temperature_or_top_p"),
               LocalServerError("local.error.stopped"),
               Note("conversations.imported", {"title": "x"}),
-              ImportNote("import.note.tools_as_text", {"count": 1}),
+              ImportNote("import.note.tool_result_unmatched", {"index": 3}),
               LimitHit("limit.images_per_message", 1, count=2)]
     assert all(isinstance(shape, Notice) for shape in shapes)
     texts = [notices.notice_text(shape) for shape in shapes]
-    assert texts[-2:] == ["1 tool call or result was imported as text.",
+    assert texts[-2:] == ["Message 3: a tool result that answers no call of the reply before "
+                          "it was kept, but it is not sent to the model.",
                           "This message has 2 images; this app takes at most 1 per message."]
     assert all(texts) and not any("{" in text for text in texts)
     assert notices.notice_text(validate(GenerationParams(top_p=1.5))[0]) == (
@@ -154,5 +155,5 @@ def test_notices_keep_their_old_behaviour():
         raise ImageError("image.error.empty", name="a.png")
     error = ChatError("error.server", {"status": 500}, status=500, retry_after=None)
     assert str(error) == "error.server {'status': 500}" and error.status == 500
-    code, params = ImportNote("import.note.tools_as_text", {"count": 2})  # unpacks as before
-    assert (code, params) == ("import.note.tools_as_text", {"count": 2})
+    code, params = ImportNote("import.note.part_skipped", {"index": 2})  # unpacks as before
+    assert (code, params) == ("import.note.part_skipped", {"index": 2})

@@ -21,7 +21,9 @@ from nexuschat.conversation import (
     ConversationTree,
     Message,
     ReplyMeta,
+    ToolResult,
     make_title,
+    to_openai,
 )
 from nexuschat.exports import (
     ImportNote,
@@ -482,24 +484,77 @@ def test_openai_web_images_are_reported_not_fetched_and_broken_ones_noted():
         assert "{" not in t(note.code, **note.params)
 
 
-def test_openai_tool_calls_and_results_are_kept_as_text_in_one_reply():
+def test_openai_tool_calls_and_results_become_real_tool_messages():
     messages = [
-        {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [{
-            "id": "call_1", "type": "function",
-            "function": {"name": "weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "weather", "arguments": "{\"city\": \"Paris\"}"}},
+            {"id": "call_2", "type": "function",
+             "function": {"name": "weather", "arguments": {"city": "Rome"}}}]},
+        {"role": "tool", "tool_call_id": "call_2", "content": "{\"temp\": 25}"},
         {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\": 21}"},
-        {"role": "assistant", "content": "21 °C."},
+        {"role": "assistant", "content": "21 °C and 25 °C."},
         {"role": "user", "content": "Thanks"},
         {"role": "tool", "tool_call_id": "call_9", "content": "orphan"},
     ]
     tree, notes = from_openai_messages(messages)
-    assert [m.role for m in tree.messages] == ["user", "assistant", "user", "assistant"]
-    reply = tree.messages[1].content
-    assert "[tool call weather: {\"city\": \"Paris\"}]" in reply
-    assert "[tool result call_1]\n\n{\"temp\": 21}" in reply and reply.endswith("21 °C.")
-    assert tree.messages[3].content == "[tool result call_9]\n\norphan"
-    assert notes == (ImportNote("import.note.tools_as_text", {"count": 3}),)
+    roles = [m.role for m in tree.messages]
+    assert roles == ["user", "assistant", "tool", "tool", "assistant", "user", "tool"]
+    reply = tree.messages[1]
+    assert reply.content == "" and [c.id for c in reply.tool_calls] == ["call_1", "call_2"]
+    assert reply.tool_calls[1].arguments == '{"city": "Rome"}'
+    assert [m.tool_result.call_id for m in tree.messages[2:4]] == ["call_2", "call_1"]
+    assert tree.messages[2].tool_result.name == "weather"
+    assert tree.messages[2].content == '{"temp": 25}'
+    assert notes == (ImportNote("import.note.tool_result_unmatched", {"index": 7}),)
+    # Sent again as it came, the orphan left out (the API refuses it).
+    sent = to_openai(tree.conversation)
+    assert sent[1] == {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function",
+         "function": {"name": "weather", "arguments": '{"city": "Paris"}'}},
+        {"id": "call_2", "type": "function",
+         "function": {"name": "weather", "arguments": '{"city": "Rome"}'}}]}
+    assert [m.get("tool_call_id") for m in sent[2:4]] == ["call_2", "call_1"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool", "assistant", "user"]
+
+
+def test_openai_function_call_form_and_results_without_ids_are_matched():
+    messages = [
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "Let me check.",
+         "function_call": {"name": "calculate", "arguments": "{\"expression\": \"2+2\"}"}},
+        {"role": "function", "name": "calculate", "content": "4"},
+        {"role": "assistant", "content": "4."},
+    ]
+    tree, notes = from_openai_messages(messages)
+    assert notes == ()
+    call = tree.messages[1].tool_calls[0]
+    assert (call.name, tree.messages[1].content) == ("calculate", "Let me check.")
+    assert tree.messages[2].tool_result.call_id == call.id
+
+
+def test_tool_calls_and_results_survive_the_json_export():
+    tree, _ = from_openai_messages([
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "calculate", "arguments": "{\"expression\": \"2+2\"}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "4"},
+        {"role": "assistant", "content": "4."}])
+    reply = replace(tree.messages[1], tool_calls=(replace(tree.messages[1].tool_calls[0],
+                                                          source="builtin"),))
+    result = replace(tree.messages[2], tool_result=ToolResult("c1", "calculate", "error", 0.25))
+    messages = (tree.messages[0], reply, result, tree.messages[3])
+    tree = replace(tree, messages=messages, conversation=replace(tree.conversation,
+                                                                  messages=messages))
+    back = from_json(to_json(tree))
+    assert [m.tool_calls for m in back.messages] == [m.tool_calls for m in messages]
+    assert [m.tool_result for m in back.messages] == [m.tool_result for m in messages]
+    md = zip_files(to_markdown_zip(back.conversation))["conversation.md"].decode()
+    assert "*Tool call calculate (built-in)*" in md
+    assert '```json\n{\n  "expression": "2+2"\n}\n```' in md
+    assert "calculate failed" in md
 
 
 def test_openai_request_body_gives_the_model_and_long_titles_are_cut_as_chats_are():

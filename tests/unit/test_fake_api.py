@@ -437,3 +437,78 @@ def test_a_redirect_answers_with_its_location(fake):
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+# tool calls as the app reads them (ChatStream + ReplyAccumulator), and the fake model's rules
+
+TOOLS = [{"type": "function", "function": {"name": n, "description": "", "parameters": {}}}
+         for n in ("calculate", "current_time", "atlas__capital", "lookup")]
+
+
+def folded(client, body: dict):
+    from nexuschat.api import ChatStream
+    from nexuschat.streaming import ReplyAccumulator
+
+    acc = ReplyAccumulator()
+    chunks = list(ChatStream(client, {"model": "m", "stream": True, **body}))
+    for chunk in chunks:
+        acc.add(chunk)
+    acc.finish()
+    return acc, chunks
+
+
+@pytest.mark.parametrize("style", ["openai", "split_name", "interleaved", "whole", "no_index"])
+def test_every_tool_call_style_assembles_to_the_same_calls(fake, client, style):
+    calls = [{"id": "a", "name": "calculate", "arguments": '{"expression": "(2 + 3) * 4"}'},
+             {"id": "b", "name": "current_time", "arguments": "{}"}]
+    fake.script({"kind": "reply", "text": "Working on it.", "tool_calls": calls,
+                 "tool_style": style})
+    acc, chunks = folded(client, {"messages": USER})
+    assert acc.text == "Working on it." and acc.meta().finish_reason == "tool_calls"
+    assert [(c.id, c.name, c.arguments) for c in acc.tool_calls] == [
+        ("a", "calculate", '{"expression": "(2 + 3) * 4"}'), ("b", "current_time", "{}")]
+    deltas = [d for c in chunks for ch in c["choices"]
+              for d in ch["delta"].get("tool_calls") or ()]
+    if style == "no_index":
+        assert all("index" not in d for d in deltas)
+    if style == "split_name":
+        assert {"index": 0, "function": {"name": "ulate"}} in deltas
+    if style == "interleaved":
+        assert [d["index"] for d in deltas[:2]] == [0, 1]
+
+
+def test_a_calculation_question_calls_the_calculator_and_results_get_an_answer(fake, client):
+    ask = [{"role": "user", "content": "Please calculate 12 * 34 and calculate (1+2)/4"}]
+    acc, _ = folded(client, {"messages": ask, "tools": TOOLS})
+    assert [(c.name, json.loads(c.arguments)) for c in acc.tool_calls] == [
+        ("calculate", {"expression": "12 * 34"}), ("calculate", {"expression": "(1+2)/4"})]
+    assert acc.text == ""
+    answered = [*ask, {"role": "assistant", "content": None,
+                       "tool_calls": [c.to_openai() for c in acc.tool_calls]},
+                {"role": "tool", "tool_call_id": acc.tool_calls[0].id, "content": "408"},
+                {"role": "tool", "tool_call_id": acc.tool_calls[1].id, "content": "0.75"}]
+    final, _ = folded(client, {"messages": answered, "tools": TOOLS})
+    assert final.text == "The tools answered: 408; 0.75." and final.tool_calls == []
+    # Without tools offered, or with tool_choice none, the same question is echoed.
+    plain, _ = folded(client, {"messages": ask})
+    assert plain.text.startswith("Echo: ") and plain.tool_calls == []
+    never, _ = folded(client, {"messages": ask, "tools": TOOLS, "tool_choice": "none"})
+    assert never.tool_calls == []
+
+
+def test_other_triggers_and_forced_choices(fake, client):
+    ask = [{"role": "user", "content": "What is the capital of Japan?"}]
+    acc, _ = folded(client, {"messages": ask, "tools": TOOLS})
+    assert [(c.name, c.arguments) for c in acc.tool_calls] == [
+        ("atlas__capital", '{"country": "Japan"}')]
+    mine = [{"role": "user", "content": 'call lookup with {"q": "x"}'}]
+    acc, _ = folded(client, {"messages": mine, "tools": TOOLS})
+    assert [(c.name, c.arguments) for c in acc.tool_calls] == [("lookup", '{"q": "x"}')]
+    hello = [{"role": "user", "content": "hello"}]
+    forced = {"type": "function", "function": {"name": "current_time"}}
+    acc, _ = folded(client, {"messages": hello, "tools": TOOLS, "tool_choice": forced})
+    assert [(c.name, c.arguments) for c in acc.tool_calls] == [("current_time", "{}")]
+    acc, _ = folded(client, {"messages": hello, "tools": TOOLS, "tool_choice": "required"})
+    assert [c.name for c in acc.tool_calls] == ["calculate"]
+    acc, _ = folded(client, {"messages": hello, "tools": TOOLS})
+    assert acc.tool_calls == [] and acc.text == "Echo: hello"

@@ -94,14 +94,14 @@ def test_deep_nesting_is_bounded():
 def test_usage_with_reasoning_tokens():
     usage = {"prompt_tokens": 6, "completion_tokens": 92, "total_tokens": 98,
              "completion_tokens_details": {"reasoning_tokens": 81},
-             "prompt_cache_hit_tokens": 0}  # DeepSeek's extra fields are ignored
+             "prompt_cache_hit_tokens": 0}  # DeepSeek's cache hits: none here
     assert read_usage(usage) == {"prompt_tokens": 6, "completion_tokens": 92,
-                                 "total_tokens": 98, "reasoning_tokens": 81}
+                                 "total_tokens": 98, "reasoning_tokens": 81, "cached_tokens": 0}
     assert read_usage({"reasoning_tokens": 3.0})["reasoning_tokens"] == 3
     assert read_usage({"prompt_tokens": True, "completion_tokens": -1,
                        "total_tokens": 10**20}) == {
         "prompt_tokens": None, "completion_tokens": None, "total_tokens": None,
-        "reasoning_tokens": None}
+        "reasoning_tokens": None, "cached_tokens": None}
     assert read_usage("12") is None
 
 

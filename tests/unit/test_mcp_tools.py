@@ -66,3 +66,16 @@ def test_tool_names_fit_the_api():
     long = McpServer("a server with spaces & symbols", "http://x")
     name = tool_name(long, "a" * 80)
     assert len(name) <= 64 and all(c.isalnum() or c in "_-" for c in name)
+
+
+def test_servers_may_be_a_table_of_names_or_json_text():
+    servers = servers_from_config({
+        "atlas": "http://127.0.0.1:1/mcp",
+        "docs": {"url": "https://docs.example/mcp", "headers": {"X-Key": "k"}},
+        "bad": {"url": "file:///etc"}})
+    assert [(s.name, s.url, s.headers) for s in servers] == [
+        ("atlas", "http://127.0.0.1:1/mcp", ()),
+        ("docs", "https://docs.example/mcp", (("X-Key", "k"),))]
+    assert servers_from_config('{"atlas": "https://a.example/mcp"}')[0].name == "atlas"
+    assert servers_from_config("not json") == servers_from_config(None) == ()
+    assert "k" not in repr(servers[1])

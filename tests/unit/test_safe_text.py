@@ -4,6 +4,13 @@ The parsers stand in for Streamlit's (micromark) in the browser: markdown-it-py 
 tables, strikethrough and footnotes, read once without and once with `$` maths, as Streamlit
 turns maths on or off by a heuristic. Link validation is switched off so that the parser
 shows every destination it would emit.
+
+The property tests run derandomized (the same examples every run): a property that finds
+something must find it every time, never on one CI run in ten. Where markdown-it's `$` maths
+differs from micromark's, micromark (the browser) is the reference: markdown-it's dollarmath
+closes `$` at the first `$` of a `$$` run, micromark only at a run of the same length, so for
+"$`$$<a href='`'>" the browser reads a code span (test below) where markdown-it reads maths and
+then HTML (found by a randomized run).
 """
 
 from __future__ import annotations
@@ -176,7 +183,8 @@ PIECES = st.sampled_from([
 MARKDOWNISH = st.lists(PIECES, max_size=40).map("".join)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.text())
 def test_never_raises_on_any_text(text):
     assert isinstance(markdown_content(text), str)
@@ -184,7 +192,8 @@ def test_never_raises_on_any_text(text):
     assert isinstance(plain_text(text, one_line=False), str)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(MARKDOWNISH)
 @example("https://e.example/a`b ![a](https://evil.example/i.png) `c`")
 @example("| a |\n| - |\n| `x | ![i](https://evil.example/i.png) | ` |")
@@ -220,7 +229,8 @@ def documents_with_code(draw):
     return "\n\n".join(blocks)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(documents_with_code())
 def test_code_blocks_and_spans_survive_byte_for_byte(text):
     out = markdown_content(text)
@@ -238,7 +248,8 @@ def _rendered_text(md: MarkdownIt, source: str) -> str:
     return "".join(parts)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
                max_size=60))
 @example("&amp; *x* `y` $z$ [a](b) ![c](d) <e> :red[f] 1. # - | ~ \\")
@@ -248,3 +259,13 @@ def test_plain_text_renders_exactly_as_typed(text):
                       ).strip(" ")
     for md in PARSERS:
         assert _rendered_text(md, plain_text(text)) == expected.strip(), text
+
+
+def test_a_dollar_run_of_another_length_does_not_close_maths_so_the_code_span_stands():
+    # micromark: `$` (1) finds no closing run of length 1, so it is text, and the backticks
+    # pair into a code span that holds the `<`: nothing to escape, and nothing escaped.
+    text = "$`$$<a href='`'>"
+    assert markdown_content(text) == text
+    plain = _parser(maths=False)
+    assert ("code_inline", "$$<a href='") in _code(plain, text)
+    assert not [t for t in _tokens(plain, text) if t.type.startswith("html")]

@@ -167,10 +167,10 @@ def test_random_texts_give_what_the_substring_scan_gives(store, monkeypatch, com
 
 
 def _older_database(url: str) -> list[str]:
-    """A database as schema 4 left it, with conversations of two owners."""
+    """A database as schema 6 left it (before the index), with conversations of two owners."""
     engine = make_engine(url)
     try:
-        assert migrate(engine, MIGRATIONS[:4]) == 4
+        assert migrate(engine, MIGRATIONS[:6]) == 6
         old = Store(engine)
         made = []
         for i in range(30):

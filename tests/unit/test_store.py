@@ -8,7 +8,14 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from nexuschat.conversation import Conversation, ConversationTree, Message, ReplyMeta
+from nexuschat.conversation import (
+    Conversation,
+    ConversationTree,
+    Message,
+    ReplyMeta,
+    ToolCall,
+    ToolResult,
+)
 from nexuschat.images import PreparedImage
 from nexuschat.store import (
     BUSY_RETRY,
@@ -19,6 +26,7 @@ from nexuschat.store import (
     Store,
     StoreBusy,
     StoreError,
+    accounts,
     conversations,
     default_database_url,
     images,
@@ -29,6 +37,7 @@ from nexuschat.store import (
     meta_to_json,
     migrate,
     normalize_url,
+    request_log,
     retry_busy,
     schema_version,
 )
@@ -449,7 +458,8 @@ def test_migrations_from_empty_and_reopening_is_idempotent(database_url):
     engine = make_engine(database_url)
     try:
         inspector = sa.inspect(engine)
-        for table in (conversations, messages, images, message_images, schema_version):
+        for table in (conversations, messages, images, message_images, schema_version,
+                      request_log, accounts):
             found = {c["name"] for c in inspector.get_columns(table.name)}
             assert found == set(table.c.keys()), table.name
     finally:
@@ -539,6 +549,49 @@ def test_an_older_database_gets_the_reasoning_column_and_keeps_its_rows(database
             "length", "max_tokens")
         store.save_message(ALICE, "c1", replace(old.last, reasoning="now it can"))
         assert store.load(ALICE, "c1").last.reasoning == "now it can"
+    assert schema_versions(database_url) == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_tool_calls_and_results_are_stored_and_read_back(store):
+    calls = (ToolCall("call_1", "calculate", '{"expression": "6*7"}', "builtin"),
+             ToolCall("call_2", "atlas__capital", '{"country": "Japan"}', "atlas"))
+    conv = chat("6*7 and Japan?")
+    conv = conv.append(Message("assistant", "", meta=ReplyMeta(finish_reason="tool_calls"),
+                               tool_calls=calls[:1]))
+    store.create(ALICE, conv)
+    # A partial save while the reply streams brings the second call; then the results.
+    store.save_message(ALICE, conv.id, replace(conv.last, tool_calls=calls))
+    conv = conv.replace_last(replace(conv.last, tool_calls=calls))
+    for call, text, status in ((calls[0], "42", "ok"), (calls[1], "Error: boom", "error")):
+        result = Message("tool", text, tool_result=ToolResult(call.id, call.name, status, 0.5))
+        conv = conv.append(result)
+        store.add_message(ALICE, conv.id, conv.last)
+    loaded = store.load(ALICE, conv.id)
+    assert loaded.messages[1].tool_calls == calls
+    assert [m.tool_result for m in loaded.messages[2:]] == [
+        ToolResult("call_1", "calculate", "ok", 0.5),
+        ToolResult("call_2", "atlas__capital", "error", 0.5)]
+    assert loaded.messages[0].tool_calls == () and loaded.messages[0].tool_result is None
+
+
+def test_a_version_4_database_gets_the_tool_columns_and_keeps_its_rows(database_url):
+    engine = make_engine(database_url)
+    try:
+        assert migrate(engine, MIGRATIONS[:4]) == 4
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO conversations (id, owner, title, title_search, system_prompt, "
+                "model, params, leaf_id, created_at, updated_at) VALUES ('c1', 'alice', 't', "
+                "'t', '', 'm', '{}', 'm1', 1, 2)"))
+            conn.execute(sa.text(
+                "INSERT INTO messages (conversation_id, id, seq, parent_id, role, content, "
+                "search_text, meta, earlier_attempts, created_at) VALUES "
+                "('c1', 'm1', 1, NULL, 'user', 'q', 'q', NULL, '[]', 1)"))
+    finally:
+        engine.dispose()
+    with Store.open(database_url) as store:
+        old = store.load(ALICE, "c1")
+        assert (old.last.tool_calls, old.last.tool_result) == ((), None)
     assert schema_versions(database_url) == list(range(1, len(MIGRATIONS) + 1))
 
 

@@ -320,7 +320,9 @@ NAMES = ["choices", "delta", "message", "content", "reasoning_content", "reasoni
          "reasoning_details", "thinking_blocks", "refusal", "tool_calls", "function", "name",
          "arguments", "id", "index", "finish_reason", "usage", "prompt_tokens",
          "completion_tokens", "total_tokens", "completion_tokens_details", "reasoning_tokens",
-         "type", "text", "thinking", "summary", "model", "error", "role"]
+         "type", "text", "thinking", "summary", "model", "error", "role",
+         "prompt_tokens_details", "cached_tokens", "prompt_cache_hit_tokens", "balance",
+         "amount", "currency"]
 PART_TYPES = ["text", "thinking", "reasoning", "refusal", "image_url", "output_text",
               "reasoning.text", "reasoning.summary", "reasoning.encrypted", "redacted_thinking"]
 scalars = (hst.none() | hst.booleans() | hst.integers(-2**70, 2**70)
@@ -343,6 +345,7 @@ choices = hst.lists(
 )
 chunks = hst.fixed_dictionaries({}, optional={
     "choices": choices | json_values, "usage": json_values, "model": json_values,
+    "balance": json_values,
 }) | json_values
 
 
@@ -359,10 +362,12 @@ def test_no_chunk_shape_raises_anything_but_a_chat_error(stream):
     assert isinstance(acc.content, str) and isinstance(acc.tool_calls, list)
     assert all(isinstance(c.arguments, str) and isinstance(c.name, str) for c in acc.tool_calls)
     for value in (meta.prompt_tokens, meta.completion_tokens, meta.total_tokens,
-                  meta.reasoning_tokens):
+                  meta.reasoning_tokens, meta.cached_tokens):
         assert value is None or (type(value) is int and 0 <= value < 2**31)
     assert meta.finish_reason is None or isinstance(meta.finish_reason, str)
     assert all(isinstance(kind, str) for kind in meta.skipped_parts)
+    assert not meta.balance or (isinstance(meta.balance["amount"], float)
+                                and isinstance(meta.balance["currency"], str))
     # What the store and the exports write must serialise.
     json.dumps(meta_to_json(meta))
     assert meta_from_json(json.loads(json.dumps(meta_to_json(meta)))) == meta
