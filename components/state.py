@@ -22,7 +22,13 @@ from nexuschat.images import DEFAULT_PRESET
 from nexuschat.limits import Limits, resolve_limits
 from nexuschat.local import LOCAL_MODEL
 from nexuschat.mcp_tools import McpServer, servers_from_config
-from nexuschat.models import DEPLOYER_SETTING, Capabilities, ModelCatalog, capabilities
+from nexuschat.models import (
+    DEPLOYER_SETTING,
+    Capabilities,
+    ModelCatalog,
+    capabilities,
+    plain_tables,
+)
 from nexuschat.params import GenerationParams, as_dict, from_dict, parse_stop, stop_text
 from nexuschat.tool_loop import ToolSettings, resolve_tool_settings
 
@@ -172,16 +178,7 @@ def mcp_servers() -> tuple[McpServer, ...]:
         value = None
     if value is None:
         value = os.environ.get("NEXUSCHAT_MCP_SERVERS")
-    return servers_from_config(_plain(value))
-
-
-def _plain(value: object) -> object:
-    # st.secrets' tables are its own mapping type: plain dicts and lists for the core.
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return servers_from_config(plain_tables(value))  # st.secrets' own mapping type
 
 
 def limits() -> Limits:

@@ -321,7 +321,7 @@ def deployer_catalog(setting: object) -> ModelCatalog:
     if isinstance(setting, str):
         return _deployer(setting, True)
     try:
-        canonical = json.dumps(_plain(setting), sort_keys=True, default=str)
+        canonical = json.dumps(plain_tables(setting), sort_keys=True, default=str)
     except (TypeError, ValueError) as exc:  # a mapping with keys JSON cannot hold
         return ModelCatalog(bundled_catalog(),
                             (CatalogProblem(OTHER_PROBLEM, {"where": DEPLOYER_SETTING,
@@ -342,12 +342,12 @@ def _deployer(canonical: str, is_text: bool) -> ModelCatalog:
     return ModelCatalog(extended(bundled_catalog(), extra))
 
 
-def _plain(value: object) -> object:
+def plain_tables(value: object) -> object:
     """Mappings and sequences (Streamlit's secrets sections) as plain dicts and lists."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_tables(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_tables(v) for v in value]
     return value
 
 

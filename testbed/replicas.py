@@ -295,12 +295,13 @@ class Replicas:
 
 
 @contextlib.contextmanager
-def fresh_schema(url: str):
+def fresh_schema(url: str, prefix: str = "nexuschat_replicas"):
     """A URL to a new, empty schema on the PostgreSQL at `url` (search_path points at it),
-    dropped afterwards: replicas started on it migrate it themselves."""
+    dropped afterwards: replicas started on it migrate it themselves (the test suite's
+    databases are such schemas too)."""
     import sqlalchemy as sa
 
-    schema = f"nexuschat_replicas_{secrets.token_hex(6)}"
+    schema = f"{prefix}_{secrets.token_hex(6)}"
     admin = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

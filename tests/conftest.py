@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 
 from testbed.fake_api import DEFAULT_MODELS, FakeAPI
+from testbed.replicas import fresh_schema
 
 # A text whose key or placeholders do not fit raises under tests instead of being logged
 # (nexuschat.i18n): set before any test runs, so app servers started by tests inherit it.
@@ -44,26 +44,14 @@ def database_url(request, tmp_path):
 
 def _postgres_schema_url():
     """A schema of its own for one test (search_path points at it), dropped afterwards."""
-    import sqlalchemy as sa
-
     url = os.environ.get(POSTGRES_URL_ENV, "").strip()
     if not url:
         reason = f"{POSTGRES_URL_ENV} is not set (scripts/start-postgres prints it)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"PostgreSQL tests must run in CI: {reason}")
         pytest.skip(reason)
-    schema = f"nexuschat_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SET lock_timeout = '10s'")
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        admin.dispose()
+    with fresh_schema(url, prefix="nexuschat_test") as scoped:
+        yield scoped
 
 
 @pytest.fixture(scope="session")
