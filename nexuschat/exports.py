@@ -26,7 +26,9 @@ from nexuschat.conversation import (
     first_user_title,
     new_id,
 )
+from nexuschat.cost import reply_cost
 from nexuschat.describe import (
+    cost_note,
     error_note,
     finish_note,
     reasoning_note,
@@ -537,6 +539,8 @@ def _footer(meta: ReplyMeta | None, at: float) -> str:
         parts.append(t("export.md.refusal"))
     if meta.has_usage:
         parts.append(usage_note(meta))
+        if meta.price and (cost := cost_note(meta, reply_cost(meta))):
+            parts.append(cost)  # at the price stored with the reply, as the page shows it
     if reasoning := reasoning_note(meta):
         parts.append(reasoning)
     if limit := tool_limit_note(meta):

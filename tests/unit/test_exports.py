@@ -702,3 +702,18 @@ def test_inputs_are_not_modified():
     to_json(tree)
     to_markdown_zip(tree.conversation)
     assert tree.conversation.params == before and tree == sample_tree()
+
+
+def test_a_markdown_reply_footer_carries_its_cost_at_the_stored_price():
+    priced = ReplyMeta(model="claude-sonnet-4-6", prompt_tokens=1_000_000,
+                       completion_tokens=100_000, total_tokens=1_100_000,
+                       price={"currency": "USD", "input": 3, "output": 15})
+    unpriced = replace(priced, price={})
+    conv = Conversation(title="t").append(Message("user", "q")).append(
+        Message("assistant", "a", meta=priced)).append(Message("user", "again")).append(
+        Message("assistant", "b", meta=unpriced))
+    md = zip_files(to_markdown_zip(conv))["conversation.md"].decode("utf-8")
+    footers = [line for line in md.splitlines() if "total tokens" in line]
+    assert len(footers) == 2
+    assert "$4.50" in footers[0]  # 1M in at $3 + 0.1M out at $15
+    assert "$" not in footers[1]  # no price stored: no made-up cost
