@@ -24,9 +24,12 @@ the text, across word boundaries, in any script. The index answers exactly that,
   three word characters in a row (pg_trgm finds no trigram in `a.b`) is `grams @>` its pairs,
   rechecked with strpos.
 
-Either way, a word the owner has in more than `COMMON` messages is not gathered from the
-index at all: the list walks the owner's conversations newest first and stops at its limit,
-and such a word is found in the first messages of nearly every conversation it looks at.
+Either way, a word in at least `COMMON` of the owner's `SAMPLE` newest conversations is not
+gathered from the index at all: the list walks the owner's conversations newest first and
+stops at its limit, and such a word is found early in nearly every conversation it looks at.
+The decision reads those few conversations only (`Store._common`, the same walk), never the
+index: on PostgreSQL a bitmap scan of the GIN cannot stop early, so counting a common word's
+matches there read every one of them (and every owner's entries for it) before the list began.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ log = logging.getLogger(__name__)
 
 OWNER_SPAN = 2**32  # docids per owner: owner key * OWNER_SPAN + 1 ...
 TRIGRAM = 3  # the shortest word the trigram index can find
-COMMON = 2_000  # a word in more of the owner's messages is checked conversation by conversation
+SAMPLE = 16  # the owner's newest conversations that decide whether a word is common
+COMMON = 14  # a word in at least this many of them is checked conversation by conversation
 PG_INDEX = "ix_message_search_owner_text_grams"
 _BLANKS = " \t\n\r"  # never in a query word (it is split on whitespace): not worth a gram
 
@@ -347,20 +351,6 @@ class OwnerIndex:
             found = [ms.c.grams.contains(sa.cast(pairs, pg.ARRAY(sa.Text))),
                      sa.func.strpos(ms.c.search_text, word) > 0]
         return [ms.c.owner == self.owner, *found]
-
-    def _matches(self, word: str) -> sa.Select:
-        """One row per message of the owner's containing `word`."""
-        if self.dialect == "sqlite":
-            return sa.select(self._docids(word).c.docid)
-        return sa.select(sa.literal(1)).select_from(message_search).where(*self._pg_where(word))
-
-    def common(self, conn: sa.Connection, word: str) -> bool:
-        """Whether the owner has `word` in more than COMMON messages (reads at most that many
-        of the index's rows)."""
-        if self.empty:
-            return False
-        probe = self._matches(word).limit(COMMON + 1).subquery()
-        return conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar() > COMMON
 
     def conversations(self, word: str) -> sa.Select:
         """The ids of the owner's conversations with a message containing `word`."""

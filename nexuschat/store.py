@@ -735,7 +735,7 @@ class Store:
         words = _folded(query).split()
         with _transaction(self._engine) as conn:
             index = search_index.OwnerIndex(conn, self._index, owner) if self._index else None
-            common = {w: index is None or index.common(conn, w) for w in set(words)}
+            common = {w: index is None or self._common(conn, owner, w) for w in set(words)}
             for word in words:
                 if common[word]:  # checked conversation by conversation, newest first
                     in_text = _has_message_with(conn, c.c.id, word)
@@ -761,6 +761,26 @@ class Store:
             )
             for r in rows
         ]
+
+    @staticmethod
+    def _common(conn: sa.Connection, owner: str, word: str) -> bool:
+        """Whether `word` is in at least COMMON of the owner's SAMPLE newest conversations
+        (title or a message), read as the walk reads them: the index is not asked."""
+        if search_index.COMMON <= 0:
+            return True
+        c = conversations
+        newest = (sa.select(c.c.id, c.c.title_search).where(c.c.owner == owner)
+                  .order_by(c.c.updated_at.desc(), c.c.created_at.desc(), c.c.id)
+                  .limit(search_index.SAMPLE).subquery())
+        m = messages
+        first = (sa.select(sa.literal(1)).where(m.c.conversation_id == newest.c.id,
+                                               _contains(conn, m.c.search_text, word))
+                 .limit(1).correlate(newest).scalar_subquery())
+        found = conn.execute(
+            sa.select(sa.func.count()).select_from(newest)
+            .where(sa.or_(newest.c.title_search.like(_like_pattern(word), escape=_LIKE_ESCAPE),
+                          first.is_not(None)))).scalar()
+        return found >= search_index.COMMON
 
     @staticmethod
     def _latest_hits(conn: sa.Connection, ids: list[str], word: str) -> dict[str, str]:

@@ -260,3 +260,37 @@ def test_an_owner_without_messages_and_words_in_titles_only(store, monkeypatch, 
     store.create(ALICE, titled)
     assert ids(store, "北京") == ids(store, "zebra") == ids(store, "京") == [titled.id]
     assert ids(store, "北京 zeb") == [titled.id] and ids(store, "上海") == []
+
+
+def test_common_is_decided_by_the_newest_conversations(store, monkeypatch):
+    # the newest SAMPLE conversations all have `recent`; `old` is only in the oldest ones;
+    # `mixed` is in a few of the newest and many old ones: each path gives the rule's answer
+    indexed = []
+    real = search_index.OwnerIndex.conversations
+    monkeypatch.setattr(search_index.OwnerIndex, "conversations",
+                        lambda self, word: indexed.append(word) or real(self, word))
+    sample = search_index.SAMPLE
+    convs: dict[str, tuple[str, list[str]]] = {}
+    order = []
+    total = sample + 12
+    for n in range(total):
+        newest = n >= total - sample
+        texts = ["filler text"] * 3 + [
+            "recent word" if newest else "older",
+            "old only" if n < 4 else "",
+            "mixed" if (n % 5 == 0 if newest else n % 2 == 0) else "",
+        ]
+        conv = chat(*texts, title=f"t{n}", updated_at=float(n))
+        store.create(ALICE, conv)
+        convs[conv.id] = (f"t{n}", texts)
+        order.insert(0, conv.id)
+    store.create(BOB, chat("recent old mixed", "recent old mixed", updated_at=99.0))
+    for query, walked in (("recent", True), ("old", False), ("mixed", False),
+                          ("recent old", None), ("filler mixed", None)):
+        indexed.clear()
+        expected = [cid for cid in order if cid in oracle(convs, query)]
+        assert ids(store, query) == expected, query
+        for limit in (1, 3, sample + 1):
+            assert [s.id for s in store.list(ALICE, query, limit=limit)] == expected[:limit]
+        if walked is not None:
+            assert (query not in indexed) == walked, query
