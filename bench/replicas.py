@@ -39,7 +39,8 @@ from bench.harness import machine, percentile, write_section
 from bench.investigations.ws_sessions import LOOP_LAG_MS, drive_ws
 from bench.load import CpuSampler, Phase, _cpu_s, fmt, machine_busy, pair
 from testbed.app_server import KEY
-from testbed.replicas import Replica, Replicas, fresh_schema, haproxy_missing, hosted_env
+from testbed.databases import fresh_schema
+from testbed.replicas import Replica, Replicas, haproxy_missing, hosted_env
 from testbed.sessions import LoadFakeAPI, LoadPlan, check_requests, make_images
 
 SECTION = "## Replicas"

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from bench.harness import machine, percentile, write_section
 from nexuschat.store import MIGRATIONS, Store, conversations, make_engine, messages, migrate
+from testbed.databases import fresh_schema
 
 SECTION = "## Conversation search"
 GOAL_MS = 100.0  # p95 of the new search, per query, each database
@@ -248,16 +249,6 @@ def measure(name: str, url: str, scale: float, others: float, runs_old: int,
     return results
 
 
-def pg_schema_url(base: str) -> tuple[str, sa.Engine, str]:
-    """A fresh schema on the PostgreSQL at `base` (search_path set to it)."""
-    schema = f"nexuschat_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), admin, schema
-
-
 def table(all_results: list[dict]) -> tuple[str, list[str]]:
     """The Markdown table and the goal lines."""
     lines = ["| database | query | matches | LIKE scan p50 ms | p95 ms | new search p50 ms "
@@ -299,16 +290,13 @@ def main(argv: list[str]) -> int:
     pg = os.environ.get("NEXUSCHAT_TEST_POSTGRES_URL", "").strip()
     pg_version = ""
     if pg and not args.no_postgres:
-        url, admin, schema = pg_schema_url(pg)
-        try:
+        with fresh_schema(pg, prefix="nexuschat_bench") as url:
             all_results.append(measure("PostgreSQL", url, args.scale, others, args.runs_old,
                                        args.runs))
-            with admin.connect() as conn:
+            engine = sa.create_engine(url, poolclass=sa.NullPool)
+            with engine.connect() as conn:
                 pg_version = conn.exec_driver_sql("SHOW server_version").scalar()
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
+            engine.dispose()
     text, goals = table(all_results)
     print(text + "\n" + "\n".join(goals))
     build = "; ".join(f"{r['name']}: {r['total']:,} messages written in {r['build_s']:.0f} s, "

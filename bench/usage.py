@@ -22,14 +22,12 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from bench.harness import machine, median_ms, write_section
 from nexuschat.store import Store, make_engine, migrate
 from nexuschat.usage import DAY_S
+from testbed.databases import fresh_schema
 
 SECTION = "## Usage page queries"
 POSTGRES_ENV = "NEXUSCHAT_TEST_POSTGRES_URL"
@@ -115,18 +113,6 @@ def measure(url: str, owners: int, now: float) -> dict[str, float]:
     return {**page, **admin}
 
 
-def postgres_url() -> tuple[str, sa.Engine, str] | None:
-    url = os.environ.get(POSTGRES_ENV, "").strip()
-    if not url:
-        return None
-    schema = f"nexuschat_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False), admin, schema
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=ROWS)
@@ -141,20 +127,15 @@ def main(argv: list[str]) -> int:
         built = build(sqlite_url, args.rows, args.owners, now)
         results["SQLite"] = (built, measure(sqlite_url, args.owners, now))
         print("SQLite", results["SQLite"], flush=True)
-    found = postgres_url()
-    if found is None:
+    base = os.environ.get(POSTGRES_ENV, "").strip()
+    if not base:
         print(f"{POSTGRES_ENV} is not set: PostgreSQL skipped")
     else:
-        url, admin, schema = found
-        try:
+        with fresh_schema(base, prefix="nexuschat_bench") as url:
             print("building PostgreSQL", flush=True)
             built = build(url, args.rows, args.owners, now)
             results["PostgreSQL"] = (built, measure(url, args.owners, now))
             print("PostgreSQL", results["PostgreSQL"], flush=True)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
     ok = all(r["usage_report"] < GOAL_MS for _, r in results.values())
     lines = [
         SECTION, "",

@@ -294,27 +294,6 @@ class Replicas:
         self.stop()
 
 
-@contextlib.contextmanager
-def fresh_schema(url: str, prefix: str = "nexuschat_replicas"):
-    """A URL to a new, empty schema on the PostgreSQL at `url` (search_path points at it),
-    dropped afterwards: replicas started on it migrate it themselves (the test suite's
-    databases are such schemas too)."""
-    import sqlalchemy as sa
-
-    schema = f"{prefix}_{secrets.token_hex(6)}"
-    admin = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SET lock_timeout = '10s'")
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        admin.dispose()
-
-
 def hosted_env(api_url: str, workdir: Path) -> dict[str, str]:
     """The fake API's environment in hosted mode (every browser its own owner), as tests and
     benchmarks run the replicas."""

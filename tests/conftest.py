@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from testbed.databases import fresh_schema
 from testbed.fake_api import DEFAULT_MODELS, FakeAPI
-from testbed.replicas import fresh_schema
 
 # A text whose key or placeholders do not fit raises under tests instead of being logged
 # (nexuschat.i18n): set before any test runs, so app servers started by tests inherit it.
